@@ -1,0 +1,401 @@
+//! Card rendering: findings → CDS Hooks cards in the prescriber's language. Texts come from
+//! the knowledge files; this module only assembles them (summary, markdown detail,
+//! suggestions, override reasons, source).
+
+mod identity;
+
+pub use identity::{card_uuid, rule_of_card};
+use serde_json::json;
+
+use crate::engine::{Evidence, EvidenceDetail, Finding, OrderReview};
+use crate::facts::{MatchedBy, OrderSubject, ReviewedOrder};
+use crate::knowledge::{Drug, Knowledge};
+use crate::protocol::{
+    Action, ActionType, Card, Coding, Indicator, SelectionBehavior, Source, Suggestion,
+};
+use crate::vocabulary::{DrugId, Language, Recommendation};
+
+/// CDS Hooks: a summary is shorter than 140 characters.
+pub const SUMMARY_LIMIT: usize = 140;
+
+pub fn indicator(r: Recommendation) -> Indicator {
+    match r {
+        Recommendation::AgainstStrong => Indicator::Critical,
+        Recommendation::Against => Indicator::Warning,
+        Recommendation::NoRecommendation | Recommendation::Advice => Indicator::Info,
+    }
+}
+
+/// Everything the cards of one request need to know besides the findings.
+pub struct CardContext<'a> {
+    pub knowledge: &'a Knowledge,
+    pub language: Language,
+    pub patient_id: &'a str,
+}
+
+/// Cards for all reviewed orders: one per rule per order, critical first, then warning, info.
+pub fn render(ctx: &CardContext<'_>, reviews: &[(ReviewedOrder, OrderReview<'_>)]) -> Vec<Card> {
+    let mut cards: Vec<Card> = reviews
+        .iter()
+        .flat_map(|(order, review)| {
+            review
+                .findings
+                .iter()
+                .map(move |f| card(ctx, order, review, f))
+        })
+        .collect();
+    // Stable: within an indicator, orders and catalogue order are kept.
+    cards.sort_by(|a, b| b.indicator.cmp(&a.indicator));
+    cards
+}
+
+fn drug_name(drug: &Drug) -> String {
+    format!("{} ({})", drug.key, drug.brand)
+}
+
+fn subject_name(ctx: &CardContext<'_>, order: &ReviewedOrder) -> String {
+    match &order.subject {
+        OrderSubject::Drug { drug, .. } => drug_name(ctx.knowledge.drug(*drug)),
+        OrderSubject::Item(concept) => concept.label.clone(),
+    }
+}
+
+fn card(
+    ctx: &CardContext<'_>,
+    order: &ReviewedOrder,
+    review: &OrderReview<'_>,
+    finding: &Finding<'_>,
+) -> Card {
+    let lang = ctx.language;
+    let k = ctx.knowledge;
+    let rule = finding.rule;
+    let indicator = indicator(finding.recommendation);
+    let subject = subject_name(ctx, order);
+    let labels: Vec<&str> = finding
+        .reasons
+        .iter()
+        .map(|r| r.reason.label.get(lang))
+        .collect();
+    let summary = summary(rule.summary.get(lang), &subject, &labels);
+
+    let mut detail = String::new();
+    detail.push_str(&format!(
+        "**{}** — {}\n\n",
+        capitalize(&subject),
+        rule.title.get(lang)
+    ));
+    if let OrderSubject::Drug {
+        matched_by: MatchedBy::Text(text),
+        ..
+    } = &order.subject
+    {
+        detail.push_str(&match lang {
+            Language::En => format!("_Recognised from the order's text \"{text}\", not from a code: check that this is the drug ordered._\n\n"),
+            Language::Nl => format!("_Herkend aan de tekst \"{text}\" van de order, niet aan een code: controleer of dit het bestelde middel is._\n\n"),
+        });
+    }
+    detail.push_str(match lang {
+        Language::En => "**Found**\n",
+        Language::Nl => "**Gevonden**\n",
+    });
+    for found in &finding.reasons {
+        let evidence = found
+            .evidence
+            .iter()
+            .map(|e| evidence_text(e, lang))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>();
+        let arrow = if found.reason.recommendation != finding.recommendation {
+            format!(" ({})", found.reason.recommendation.arrow())
+        } else {
+            String::new()
+        };
+        if evidence.is_empty() {
+            detail.push_str(&format!("- {}{arrow}\n", found.reason.label.get(lang)));
+        } else {
+            detail.push_str(&format!(
+                "- {}{arrow}: {}\n",
+                found.reason.label.get(lang),
+                evidence.join("; ")
+            ));
+        }
+    }
+    detail.push('\n');
+    detail.push_str(rule.advice.get(lang).trim());
+    detail.push_str("\n\n");
+
+    let mut suggestions = Vec::new();
+    let against = finding.recommendation.is_against();
+    if against && rule.suggest_alternatives {
+        if let Some(alternatives) = &review.alternatives {
+            detail.push_str(&alternatives_text(k, alternatives, lang));
+            if let Some(drug) = order.drug() {
+                suggestions = alternatives
+                    .iter()
+                    .map(|alt| suggestion(ctx, order, drug, *alt))
+                    .collect();
+            }
+        }
+    }
+    detail.push_str(&match lang {
+        Language::En => format!("_Source: {} (rule `{}`)._", rule.source, rule.id),
+        Language::Nl => format!("_Bron: {} (regel `{}`)._", rule.source, rule.id),
+    });
+
+    let source = k.sources.get(&rule.card_source);
+    Card {
+        uuid: card_uuid(&rule.id),
+        summary,
+        detail: Some(detail),
+        indicator,
+        source: Source {
+            label: source
+                .map(|s| s.label.clone())
+                .unwrap_or_else(|| rule.card_source.clone()),
+            url: source.and_then(|s| s.url.clone()),
+            topic: Some(Coding {
+                code: rule.id.clone(),
+                system: k.rule_id_system.clone(),
+                display: Some(rule.title.en.clone()),
+            }),
+        },
+        selection_behavior: (!suggestions.is_empty()).then_some(SelectionBehavior::AtMostOne),
+        suggestions,
+        override_reasons: if against {
+            k.override_reasons
+                .iter()
+                .map(|r| Coding {
+                    code: r.code.clone(),
+                    system: k.override_reason_system.clone(),
+                    display: Some(r.display.get(lang).to_string()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        links: Vec::new(),
+    }
+}
+
+/// Fill the summary template, keeping it under the 140-character limit: reasons are dropped
+/// from the end ("+2") before anything is cut.
+pub fn summary(template: &str, subject: &str, labels: &[&str]) -> String {
+    let fill = |reasons: &str| {
+        capitalize(
+            &template
+                .replace("{drug}", subject)
+                .replace("{reasons}", reasons),
+        )
+    };
+    for keep in (1..=labels.len()).rev() {
+        let mut reasons = labels[..keep].join("; ");
+        if keep < labels.len() {
+            reasons.push_str(&format!(" +{}", labels.len() - keep));
+        }
+        let s = fill(&reasons);
+        if s.chars().count() < SUMMARY_LIMIT {
+            return s;
+        }
+    }
+    let s = fill(&format!("{} reasons", labels.len()));
+    if s.chars().count() < SUMMARY_LIMIT {
+        return s;
+    }
+    let mut cut: String = s.chars().take(SUMMARY_LIMIT - 2).collect();
+    cut.push('…');
+    cut
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn evidence_text(e: &Evidence, lang: Language) -> String {
+    let mut notes = Vec::new();
+    if let Some(d) = e.date {
+        notes.push(d.to_string());
+    }
+    match &e.detail {
+        EvidenceDetail::None => {}
+        EvidenceDetail::ConditionStatus(s) => notes.push(condition_status(s, lang).to_string()),
+        EvidenceDetail::MedicationStatus(s) => notes.push(medication_status(s, lang).to_string()),
+        EvidenceDetail::Value(v) if !v.is_empty() => notes.insert(0, v.clone()),
+        EvidenceDetail::Value(_) => {}
+        EvidenceDetail::Age(age) => {
+            return match lang {
+                Language::En => format!("{age} years"),
+                Language::Nl => format!("{age} jaar"),
+            };
+        }
+        EvidenceDetail::Planned => notes.push(
+            match lang {
+                Language::En => "planned",
+                Language::Nl => "gepland",
+            }
+            .to_string(),
+        ),
+    }
+    let label = markdown_escape(&e.label);
+    if notes.is_empty() {
+        label
+    } else {
+        format!("{label} ({})", notes.join(", "))
+    }
+}
+
+/// Record text goes into markdown: keep it from becoming markup.
+fn markdown_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|' | '\\'
+        ) {
+            out.push('\\');
+        }
+        out.push(if c == '\n' { ' ' } else { c });
+    }
+    out
+}
+
+fn condition_status(s: &str, lang: Language) -> &str {
+    match (lang, s) {
+        (Language::Nl, "active") => "actief",
+        (Language::Nl, "recurrence") => "recidief",
+        (Language::Nl, "relapse") => "terugval",
+        (Language::Nl, "inactive") => "inactief",
+        (Language::Nl, "remission") => "in remissie",
+        (Language::Nl, "resolved") => "genezen",
+        _ => s,
+    }
+}
+
+fn medication_status(s: &str, lang: Language) -> &str {
+    match (lang, s) {
+        (Language::En, "draft") => "ordered now",
+        (Language::Nl, "draft") => "nu besteld",
+        (Language::Nl, "active") => "actief",
+        (Language::Nl, "on-hold") => "gepauzeerd",
+        (Language::Nl, "completed") => "afgerond",
+        (Language::Nl, "stopped") => "gestopt",
+        _ => s,
+    }
+}
+
+fn alternatives_text(k: &Knowledge, alternatives: &[DrugId], lang: Language) -> String {
+    if alternatives.is_empty() {
+        return match lang {
+            Language::En => "**No alternative suggested**: every other drug of the atopic-dermatitis decision matrix also has a ↓ or ↓↓ finding for this patient.\n\n".into(),
+            Language::Nl => "**Geen alternatief voorgesteld**: elk ander middel uit de keuzematrix constitutioneel eczeem heeft voor deze patiënt ook een ↓ of ↓↓.\n\n".into(),
+        };
+    }
+    let names = alternatives
+        .iter()
+        .map(|d| drug_name(k.drug(*d)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match lang {
+        Language::En => format!(
+            "**Alternatives without a ↓ or ↓↓ finding for this patient** (decision matrix): {names}.\n\n"
+        ),
+        Language::Nl => format!(
+            "**Alternatieven zonder ↓ of ↓↓ voor deze patiënt** (keuzematrix): {names}.\n\n"
+        ),
+    }
+}
+
+fn suggestion(
+    ctx: &CardContext<'_>,
+    order: &ReviewedOrder,
+    ordered: DrugId,
+    alternative: DrugId,
+) -> Suggestion {
+    let k = ctx.knowledge;
+    let from = k.drug(ordered);
+    let to = k.drug(alternative);
+    let codings: Vec<_> = to
+        .codes
+        .iter()
+        .filter(|c| !c.unverified)
+        .map(|c| json!({"system": c.system_uri, "code": c.code, "display": c.display}))
+        .collect();
+    let mut concept = json!({ "text": drug_name(to) });
+    if !codings.is_empty() {
+        concept["coding"] = json!(codings);
+    }
+    let resource = json!({
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "subject": { "reference": format!("Patient/{}", ctx.patient_id) },
+        "medicationCodeableConcept": concept,
+    });
+    let (label, delete, create) = match ctx.language {
+        Language::En => (
+            format!("Order {} instead of {}", drug_name(to), from.key),
+            format!("Remove the draft order for {}", drug_name(from)),
+            format!(
+                "Create a draft order for {} (dose to be completed)",
+                drug_name(to)
+            ),
+        ),
+        Language::Nl => (
+            format!(
+                "{} bestellen in plaats van {}",
+                capitalize(&drug_name(to)),
+                from.key
+            ),
+            format!("Concept-order voor {} verwijderen", drug_name(from)),
+            format!(
+                "Concept-order voor {} aanmaken (dosering nog invullen)",
+                drug_name(to)
+            ),
+        ),
+    };
+    Suggestion {
+        label,
+        uuid: uuid::Uuid::new_v4().to_string(),
+        is_recommended: None,
+        actions: vec![
+            Action {
+                kind: ActionType::Delete,
+                description: delete,
+                resource: None,
+                resource_id: Some(order.reference.clone()),
+            },
+            Action {
+                kind: ActionType::Create,
+                description: create,
+                resource: Some(resource),
+                resource_id: None,
+            },
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_stay_under_the_limit_by_dropping_reasons() {
+        let labels = [
+            "age 65 or older",
+            "history of atherosclerotic cardiovascular disease",
+            "current or former smoker",
+            "hypertension, diabetes or dyslipidaemia",
+        ];
+        let s = summary(
+            "{drug}: only if no suitable alternative — {reasons}",
+            "baricitinib (Olumiant)",
+            &labels,
+        );
+        assert!(s.chars().count() < SUMMARY_LIMIT, "{s}");
+        assert!(s.starts_with("Baricitinib (Olumiant): only if"), "{s}");
+        assert!(s.contains(" +"), "{s}");
+    }
+}

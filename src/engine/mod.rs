@@ -1,0 +1,417 @@
+//! The rule engine: patient facts + an order under review → findings. It evaluates the
+//! compiled rule language and nothing else; it knows nothing of HTTP, FHIR JSON or card text.
+
+use crate::facts::{ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
+use crate::knowledge::{
+    ConditionStatusFilter, Criterion, Knowledge, Reason, Rule, RuleTarget, ValueSetMask, Which,
+};
+use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
+
+/// One fact that made a reason hold, as shown to the prescriber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub label: String,
+    pub date: Option<Date>,
+    /// When the fact ended (a resolved condition), if recorded.
+    pub ended: Option<Date>,
+    pub detail: EvidenceDetail,
+}
+
+impl Evidence {
+    fn new(label: String, date: Option<Date>, detail: EvidenceDetail) -> Self {
+        Evidence {
+            label,
+            date,
+            ended: None,
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvidenceDetail {
+    None,
+    /// A condition's clinical status (`active`, `resolved`, …).
+    ConditionStatus(String),
+    /// A medication's status (`active`, `draft`, …).
+    MedicationStatus(&'static str),
+    /// An observation's value as recorded.
+    Value(String),
+    Age(u32),
+    /// A vaccine that is planned (ordered or due) rather than given.
+    Planned,
+}
+
+/// A reason of a rule that holds for this patient and order.
+#[derive(Debug, Clone)]
+pub struct FoundReason<'k> {
+    pub reason: &'k Reason,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A rule that fires for an order: becomes one card.
+#[derive(Debug, Clone)]
+pub struct Finding<'k> {
+    pub rule: &'k Rule,
+    pub recommendation: Recommendation,
+    pub reasons: Vec<FoundReason<'k>>,
+}
+
+/// The review of one order: its findings, and — for a seed-A drug ordered for atopic
+/// dermatitis — the seed-A drugs without a ↓/↓↓ finding for this patient.
+#[derive(Debug, Clone)]
+pub struct OrderReview<'k> {
+    pub findings: Vec<Finding<'k>>,
+    pub alternatives: Option<Vec<DrugId>>,
+}
+
+pub struct Engine<'k> {
+    knowledge: &'k Knowledge,
+    jurisdiction: Jurisdiction,
+}
+
+impl<'k> Engine<'k> {
+    pub fn new(knowledge: &'k Knowledge, jurisdiction: Jurisdiction) -> Self {
+        Engine {
+            knowledge,
+            jurisdiction,
+        }
+    }
+
+    /// Does any rule review this order? (Otherwise it costs nothing: no fetch, no card.)
+    pub fn in_scope(&self, order: &ReviewedOrder) -> bool {
+        self.knowledge
+            .rules
+            .iter()
+            .any(|r| r.runs_in(self.jurisdiction) && targets(r, order))
+    }
+
+    pub fn review(&self, facts: &PatientFacts, order: &ReviewedOrder) -> OrderReview<'k> {
+        let findings = self.findings(facts, order);
+        let alternatives = self.alternatives(facts, order);
+        OrderReview {
+            findings,
+            alternatives,
+        }
+    }
+
+    /// Every rule that fires for the order, in catalogue order.
+    pub fn findings(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Vec<Finding<'k>> {
+        let ctx = Ctx { facts, order };
+        let mut findings = Vec::new();
+        for rule in &self.knowledge.rules {
+            if !rule.runs_in(self.jurisdiction)
+                || !targets(rule, order)
+                || (rule.start_only && !order.new_start)
+            {
+                continue;
+            }
+            let mut reasons = Vec::new();
+            for reason in &rule.reasons {
+                let for_drug = reason.applies_to.is_empty()
+                    || order.drug().is_some_and(|d| reason.applies_to.contains(d));
+                if !for_drug || (reason.start_only && !order.new_start) {
+                    continue;
+                }
+                if let Some(evidence) = ctx.eval(&reason.when) {
+                    reasons.push(FoundReason { reason, evidence });
+                }
+            }
+            if let Some(strongest) = reasons.iter().map(|r| r.reason.recommendation).max() {
+                findings.push(Finding {
+                    rule,
+                    recommendation: strongest,
+                    reasons,
+                });
+            }
+        }
+        findings
+    }
+
+    /// Alternatives are offered only for a seed-A drug ordered for atopic dermatitis: the order
+    /// names AD as its reason, or names no reason and the patient has active AD.
+    fn alternatives(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Option<Vec<DrugId>> {
+        let drug = order.drug()?;
+        if !self.knowledge.drug(drug).ad_matrix || !self.for_atopic_dermatitis(facts, order) {
+            return None;
+        }
+        let candidates = self
+            .knowledge
+            .drugs
+            .iter()
+            .filter(|d| d.ad_matrix && d.id != drug)
+            .filter(|d| {
+                let hypothetical = ReviewedOrder {
+                    subject: OrderSubject::Drug {
+                        drug: d.id,
+                        matched_by: crate::facts::MatchedBy::Text(String::new()),
+                    },
+                    new_start: !facts.on_drug(d.id),
+                    unreadable: None,
+                    ..order.clone()
+                };
+                !self
+                    .findings(facts, &hypothetical)
+                    .iter()
+                    .any(|f| f.recommendation.is_against())
+            })
+            .map(|d| d.id)
+            .collect();
+        Some(candidates)
+    }
+
+    fn for_atopic_dermatitis(&self, facts: &PatientFacts, order: &ReviewedOrder) -> bool {
+        let ad = self.knowledge.ad_indication;
+        if order.has_reason {
+            return order.reasons.value_sets.contains(ad);
+        }
+        facts
+            .conditions
+            .iter()
+            .any(|c| c.active && c.concept.class.value_sets.contains(ad))
+    }
+}
+
+fn targets(rule: &Rule, order: &ReviewedOrder) -> bool {
+    match (rule.target, &order.subject) {
+        (RuleTarget::Drugs(set), OrderSubject::Drug { drug, .. }) => set.contains(*drug),
+        (RuleTarget::OrderedItem(vs), OrderSubject::Item(concept)) => {
+            concept.class.value_sets.contains(vs)
+        }
+        _ => false,
+    }
+}
+
+struct Ctx<'a> {
+    facts: &'a PatientFacts,
+    order: &'a ReviewedOrder,
+}
+
+fn within(date: Option<Date>, from: Option<Date>) -> bool {
+    match from {
+        None => true,
+        Some(from) => date.is_some_and(|d| d >= from),
+    }
+}
+
+impl Ctx<'_> {
+    fn since(&self, months: Option<u32>) -> Option<Date> {
+        months.map(|m| months_before(self.facts.today, m))
+    }
+
+    /// `Some(evidence)` when the criterion holds (evidence may be empty, e.g. for `not`).
+    fn eval(&self, criterion: &Criterion) -> Option<Vec<Evidence>> {
+        let facts = self.facts;
+        match criterion {
+            Criterion::All(list) => {
+                let mut all = Vec::new();
+                for c in list {
+                    all.extend(self.eval(c)?);
+                }
+                Some(all)
+            }
+            Criterion::Any(list) => {
+                let mut found: Option<Vec<Evidence>> = None;
+                for c in list {
+                    if let Some(e) = self.eval(c) {
+                        found.get_or_insert_with(Vec::new).extend(e);
+                    }
+                }
+                found
+            }
+            Criterion::Not(inner) => match self.eval(inner) {
+                Some(_) => None,
+                None => Some(Vec::new()),
+            },
+            Criterion::Age { at_least, below } => {
+                let age = facts.age?;
+                let ok = at_least.is_none_or(|a| age >= a) && below.is_none_or(|b| age < b);
+                ok.then(|| vec![Evidence::new(String::new(), None, EvidenceDetail::Age(age))])
+            }
+            Criterion::Sex(s) => (facts.sex == *s).then(Vec::new),
+            Criterion::AgeUnknown => facts.age.is_none().then(Vec::new),
+            Criterion::NewStart => self.order.new_start.then(Vec::new),
+            Criterion::RecordProblems => (!facts.record_problems.is_empty()).then(|| {
+                facts
+                    .record_problems
+                    .iter()
+                    .map(|p| Evidence::new(p.clone(), None, EvidenceDetail::None))
+                    .collect()
+            }),
+            Criterion::OrderUnreadable => self.order.unreadable.as_ref().map(|e| {
+                vec![Evidence::new(
+                    format!(
+                        "{}: {}",
+                        self.order.reference,
+                        e.lines().next().unwrap_or(e)
+                    ),
+                    None,
+                    EvidenceDetail::None,
+                )]
+            }),
+            Criterion::Condition(q) => {
+                let from = self.since(q.within_months);
+                let mut items: Vec<(Option<Date>, Evidence)> = facts
+                    .conditions
+                    .iter()
+                    .filter(|c| c.concept.class.value_sets.contains(q.value_set))
+                    .filter(|c| match q.status {
+                        ConditionStatusFilter::Any => true,
+                        ConditionStatusFilter::Active => c.active,
+                        ConditionStatusFilter::History => !c.active,
+                    })
+                    .filter(|c| {
+                        q.severity_in
+                            .is_none_or(|s| c.severity.value_sets.contains(s))
+                    })
+                    .filter(|c| within(c.date, from))
+                    .map(|c| {
+                        (
+                            c.date,
+                            Evidence {
+                                label: c.concept.label.clone(),
+                                date: c.date,
+                                ended: c.ended,
+                                detail: EvidenceDetail::ConditionStatus(c.status.clone()),
+                            },
+                        )
+                    })
+                    .collect();
+                self.drop_followed(&mut items, q.unless_followed_by.as_deref());
+                (items.len() >= q.min_count as usize)
+                    .then(|| items.into_iter().map(|(_, e)| e).collect())
+            }
+            Criterion::Observation(q) => {
+                let from = self.since(q.within_months);
+                let mut candidates: Vec<_> = facts
+                    .observations
+                    .iter()
+                    .filter(|o| o.concept.class.value_sets.contains(q.value_set))
+                    .filter(|o| within(o.date, from))
+                    .collect();
+                // Latest first; undated ones last (they cannot be "the latest").
+                candidates.sort_by(|a, b| b.date.cmp(&a.date));
+                if q.which == Which::Latest {
+                    candidates.truncate(1);
+                }
+                let mut items: Vec<(Option<Date>, Evidence)> = candidates
+                    .into_iter()
+                    .filter(|o| match q.answer_in {
+                        None => true,
+                        Some(vs) => {
+                            let coded = match &o.value {
+                                ObservedValue::Coded(c) => c.class.value_sets,
+                                _ => ValueSetMask::default(),
+                            };
+                            coded.contains(vs) || o.interpretation.value_sets.contains(vs)
+                        }
+                    })
+                    .map(|o| {
+                        let value = match &o.value {
+                            ObservedValue::Coded(c) => c.label.clone(),
+                            ObservedValue::Quantity { value, unit } => {
+                                format!("{value} {}", unit.as_deref().unwrap_or(""))
+                                    .trim()
+                                    .to_string()
+                            }
+                            ObservedValue::Text(t) => t.clone(),
+                            ObservedValue::Flag(b) => b.to_string(),
+                            ObservedValue::None => String::new(),
+                        };
+                        (
+                            o.date,
+                            Evidence::new(
+                                o.concept.label.clone(),
+                                o.date,
+                                EvidenceDetail::Value(value),
+                            ),
+                        )
+                    })
+                    .collect();
+                self.drop_followed(&mut items, q.unless_followed_by.as_deref());
+                (!items.is_empty()).then(|| items.into_iter().map(|(_, e)| e).collect())
+            }
+            Criterion::Medication(q) => {
+                let ordered = self.order.drug();
+                let items: Vec<Evidence> = facts
+                    .medications
+                    .iter()
+                    .filter(|m| m.concept.class.value_sets.contains(q.value_set))
+                    .filter(|m| q.statuses.contains(&m.status))
+                    // The order itself, and the same drug (a continuation, never a combination).
+                    .filter(|m| m.reference.as_deref() != Some(self.order.reference.as_str()))
+                    .filter(|m| m.drug.is_none() || m.drug != ordered)
+                    .map(|m| {
+                        Evidence::new(
+                            m.concept.label.clone(),
+                            m.date,
+                            EvidenceDetail::MedicationStatus(status_word(m.status)),
+                        )
+                    })
+                    .collect();
+                (!items.is_empty()).then_some(items)
+            }
+            Criterion::Immunization(q) => {
+                let today = facts.today;
+                let items: Vec<Evidence> = facts
+                    .immunizations
+                    .iter()
+                    .filter(|i| i.concept.class.value_sets.contains(q.value_set))
+                    .filter(|i| {
+                        i.date.is_some_and(|d| {
+                            d <= today && (today - d).whole_days() < i64::from(q.within_days)
+                        })
+                    })
+                    .map(|i| Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::None))
+                    .collect();
+                (!items.is_empty()).then_some(items)
+            }
+            Criterion::PlannedImmunization(q) => {
+                let today = facts.today;
+                let items: Vec<Evidence> = facts
+                    .planned_immunizations
+                    .iter()
+                    .filter(|i| i.concept.class.value_sets.contains(q.value_set))
+                    .filter(|i| i.reference.as_deref() != Some(self.order.reference.as_str()))
+                    .filter(|i| {
+                        i.date
+                            .is_none_or(|d| (d - today).whole_days() <= i64::from(q.within_days))
+                    })
+                    .map(|i| {
+                        Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::Planned)
+                    })
+                    .collect();
+                (!items.is_empty()).then_some(items)
+            }
+        }
+    }
+
+    /// Drop the items that `follow` finds something for, dated on or after them (e.g. a
+    /// positive TB test with a TB treatment afterwards). Undated items are kept: unknown
+    /// order of events is not read as "treated".
+    fn drop_followed(&self, items: &mut Vec<(Option<Date>, Evidence)>, follow: Option<&Criterion>) {
+        let Some(follow) = follow else { return };
+        // A resolved condition counts from when it ended (e.g. latent TB resolved after treatment).
+        let later: Vec<Date> = self
+            .eval(follow)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.ended.or(e.date))
+            .collect();
+        items.retain(|(date, _)| match date {
+            Some(d) => !later.iter().any(|l| l >= d),
+            None => true,
+        });
+    }
+}
+
+fn status_word(s: crate::knowledge::MedicationStatus) -> &'static str {
+    use crate::knowledge::MedicationStatus::*;
+    match s {
+        Active => "active",
+        OnHold => "on-hold",
+        Completed => "completed",
+        Stopped => "stopped",
+        Draft => "draft",
+    }
+}

@@ -1,0 +1,612 @@
+//! Patient facts: the record read once into what the rules ask about — age, sex, conditions by
+//! clinical status, observations, medications by status, immunizations — each classified
+//! against the knowledge's value sets, and the orders to review.
+
+mod concepts;
+
+use fhir_sdk::r4b::resources::{
+    Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest,
+    MedicationStatement, Observation, Resource,
+};
+use fhir_sdk::r4b::resources::{
+    ConditionAbatement, ConditionOnset, ImmunizationOccurrence, MedicationRequestMedication,
+    MedicationStatementEffective, MedicationStatementMedication, ObservationEffective,
+    ObservationValue,
+};
+use fhir_sdk::r4b::types::Reference;
+
+use concepts::{CodingRef, codings, concept_of, day, day_of, day_of_instant, medication_concept};
+pub use concepts::{Concept, MatchedBy, age_on, months_before};
+
+use crate::fhir::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
+use crate::knowledge::{Classification, Knowledge, MedicationStatus};
+use crate::vocabulary::{Date, DrugId, Sex};
+
+#[derive(Debug, Clone)]
+pub struct ConditionFact {
+    pub concept: Concept,
+    /// active / recurrence / relapse; otherwise history (inactive, remission, resolved).
+    pub active: bool,
+    pub status: String,
+    pub date: Option<Date>,
+    /// When it ended (abatement), for "was it treated afterwards" questions.
+    pub ended: Option<Date>,
+    pub severity: Classification,
+}
+
+#[derive(Debug, Clone)]
+pub enum ObservedValue {
+    Coded(Concept),
+    Quantity { value: f64, unit: Option<String> },
+    Text(String),
+    Flag(bool),
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObservationFact {
+    pub concept: Concept,
+    pub date: Option<Date>,
+    pub value: ObservedValue,
+    pub interpretation: Classification,
+}
+
+#[derive(Debug, Clone)]
+pub struct MedicationFact {
+    pub concept: Concept,
+    pub drug: Option<DrugId>,
+    pub status: MedicationStatus,
+    pub date: Option<Date>,
+    /// `MedicationRequest/id` of a draft, to tell the order under review from its companions.
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImmunizationFact {
+    pub concept: Concept,
+    /// Given (completed), or for a planned one the day it is due or ordered.
+    pub date: Option<Date>,
+    /// For planned ones: the draft order that plans it.
+    pub reference: Option<String>,
+}
+
+/// Everything the rules may ask about this patient, as of `today`.
+#[derive(Debug, Clone)]
+pub struct PatientFacts {
+    pub today: Date,
+    pub age: Option<u32>,
+    pub sex: Sex,
+    pub conditions: Vec<ConditionFact>,
+    pub observations: Vec<ObservationFact>,
+    pub medications: Vec<MedicationFact>,
+    pub immunizations: Vec<ImmunizationFact>,
+    pub planned_immunizations: Vec<ImmunizationFact>,
+    /// Problems met while reading the record, in words for the prescriber.
+    pub record_problems: Vec<String>,
+}
+
+/// What an order is for, as far as this service cares.
+#[derive(Debug, Clone)]
+pub enum OrderSubject {
+    /// One of the seven drugs.
+    Drug { drug: DrugId, matched_by: MatchedBy },
+    /// A vaccine (classified against the value sets: live or not).
+    Item(Concept),
+}
+
+/// An order the hook asks the service to review.
+#[derive(Debug, Clone)]
+pub struct ReviewedOrder {
+    pub reference: String,
+    pub subject: OrderSubject,
+    /// No active order or statement for the same drug: a new start.
+    pub new_start: bool,
+    /// The order's reasons (reasonCode, and reasonReference resolved to the record's conditions).
+    pub reasons: Classification,
+    /// The order names a reason at all (even one this service does not know).
+    pub has_reason: bool,
+    /// The order could not be read; only its drug was recognised.
+    pub unreadable: Option<String>,
+}
+
+impl ReviewedOrder {
+    pub fn drug(&self) -> Option<DrugId> {
+        match &self.subject {
+            OrderSubject::Drug { drug, .. } => Some(*drug),
+            OrderSubject::Item(_) => None,
+        }
+    }
+}
+
+impl PatientFacts {
+    /// Read the record (and the session's draft orders, as co-medication and planned vaccines).
+    pub fn build(
+        knowledge: &Knowledge,
+        record: &PatientRecord,
+        drafts: &[DraftOrder],
+        today: Date,
+    ) -> PatientFacts {
+        let (age, sex) = match &record.patient {
+            Some(p) => (
+                p.birth_date
+                    .as_ref()
+                    .and_then(day)
+                    .and_then(|b| age_on(b, today)),
+                match p.gender.as_ref().map(|g| g.as_ref()) {
+                    Some("female") => Sex::Female,
+                    Some("male") => Sex::Male,
+                    Some("other") => Sex::Other,
+                    _ => Sex::Unknown,
+                },
+            ),
+            None => (None, Sex::Unknown),
+        };
+        let mut facts = PatientFacts {
+            today,
+            age,
+            sex,
+            conditions: record
+                .conditions
+                .iter()
+                .filter_map(|c| condition(knowledge, c))
+                .collect(),
+            observations: record
+                .observations
+                .iter()
+                .filter_map(|o| observation(knowledge, o))
+                .collect(),
+            medications: Vec::new(),
+            immunizations: record
+                .immunizations
+                .iter()
+                .filter_map(|i| immunization(knowledge, i))
+                .collect(),
+            planned_immunizations: Vec::new(),
+            record_problems: record.problems.iter().map(describe_problem).collect(),
+        };
+        for r in &record.medication_requests {
+            if let Some(status) = request_status(&r.status) {
+                facts
+                    .medications
+                    .push(medication_request(knowledge, record, r, status, None));
+            }
+        }
+        for s in &record.medication_statements {
+            if let Some(fact) = medication_statement(knowledge, record, s) {
+                facts.medications.push(fact);
+            }
+        }
+        for r in &record.immunization_recommendations {
+            facts
+                .planned_immunizations
+                .extend(recommendation(knowledge, r));
+        }
+        for d in drafts {
+            match &d.content {
+                DraftContent::Medication(r) => {
+                    let fact = medication_request(
+                        knowledge,
+                        record,
+                        r,
+                        MedicationStatus::Draft,
+                        Some(&d.reference),
+                    );
+                    facts.planned_immunizations.push(ImmunizationFact {
+                        concept: fact.concept.clone(),
+                        date: Some(today),
+                        reference: Some(d.reference.clone()),
+                    });
+                    facts.medications.push(fact);
+                }
+                DraftContent::Service(s) => {
+                    if let Some(concept) = s.code.as_ref().map(|c| service_concept(knowledge, c)) {
+                        facts.planned_immunizations.push(ImmunizationFact {
+                            concept,
+                            date: Some(today),
+                            reference: Some(d.reference.clone()),
+                        });
+                    }
+                }
+                DraftContent::Other | DraftContent::Unreadable { .. } => {}
+            }
+        }
+        facts
+    }
+
+    /// The patient has an active (or paused) order or statement for this drug.
+    pub fn on_drug(&self, drug: DrugId) -> bool {
+        self.medications.iter().any(|m| {
+            m.drug == Some(drug)
+                && matches!(
+                    m.status,
+                    MedicationStatus::Active | MedicationStatus::OnHold
+                )
+        })
+    }
+}
+
+/// The orders the hook asks about: `selections` for order-select, every draft for order-sign.
+/// An order for none of the seven drugs (and no vaccine) is not returned.
+pub fn reviewed_orders(
+    knowledge: &Knowledge,
+    record: &PatientRecord,
+    drafts: &[DraftOrder],
+    selections: Option<&[String]>,
+    on_drug: impl Fn(DrugId) -> bool,
+) -> Vec<ReviewedOrder> {
+    let mut out = Vec::new();
+    for d in drafts {
+        if let Some(sel) = selections {
+            if !sel.iter().any(|s| s == &d.reference) {
+                continue;
+            }
+        }
+        let mut has_reason = false;
+        let (subject, reasons, unreadable) = match &d.content {
+            DraftContent::Medication(r) => {
+                has_reason = r.reason_code.iter().flatten().next().is_some()
+                    || r.reason_reference.iter().flatten().next().is_some();
+                let (concept, drug) = medication_of(knowledge, record, r);
+                let mut reasons = Classification::default();
+                for rc in r.reason_code.iter().flatten() {
+                    reasons.merge(&concept_of(knowledge, rc).class);
+                }
+                for rr in r.reason_reference.iter().flatten() {
+                    if let Some(c) = resolve_condition(record, rr) {
+                        if let Some(cc) = &c.code {
+                            reasons.merge(&concept_of(knowledge, cc).class);
+                        }
+                    }
+                }
+                let subject = match drug {
+                    Some((drug, matched_by)) => OrderSubject::Drug { drug, matched_by },
+                    None => OrderSubject::Item(concept),
+                };
+                (subject, reasons, None)
+            }
+            DraftContent::Service(s) => match &s.code {
+                Some(code) => (
+                    OrderSubject::Item(service_concept(knowledge, code)),
+                    Classification::default(),
+                    None,
+                ),
+                None => continue,
+            },
+            DraftContent::Unreadable { error, json } => match drug_in_raw_json(knowledge, json) {
+                Some((drug, matched_by)) => (
+                    OrderSubject::Drug { drug, matched_by },
+                    Classification::default(),
+                    Some(error.clone()),
+                ),
+                None => continue,
+            },
+            DraftContent::Other => continue,
+        };
+        let new_start = match &subject {
+            OrderSubject::Drug { drug, .. } => !on_drug(*drug),
+            OrderSubject::Item(_) => true,
+        };
+        out.push(ReviewedOrder {
+            reference: d.reference.clone(),
+            subject,
+            new_start,
+            reasons,
+            has_reason,
+            unreadable,
+        });
+    }
+    out
+}
+
+fn describe_problem(p: &RecordProblem) -> String {
+    match p {
+        RecordProblem::Unreadable {
+            resource,
+            key,
+            error,
+        } => {
+            format!(
+                "{resource} (prefetch `{key}`) could not be read: {}",
+                first_line(error)
+            )
+        }
+        RecordProblem::CutShort { key, reason } => format!("`{key}` is incomplete: {reason}"),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
+    let verification = c.verification_status.as_ref().and_then(|v| first_code(v));
+    if matches!(verification, Some("refuted" | "entered-in-error")) {
+        return None;
+    }
+    let code = c.code.as_ref()?;
+    let status = c
+        .clinical_status
+        .as_ref()
+        .and_then(|s| first_code(s))
+        .map(str::to_string);
+    // No clinical status: resolved only when an abatement is recorded; otherwise assume active
+    // (missing data is never read as safe).
+    let active = match status.as_deref() {
+        Some("active" | "recurrence" | "relapse") => true,
+        Some(_) => false,
+        None => c.abatement.is_none(),
+    };
+    let date = match &c.onset {
+        Some(ConditionOnset::DateTime(dt)) => day_of(dt),
+        Some(ConditionOnset::Period(p)) => p.start.as_ref().and_then(day_of),
+        _ => None,
+    }
+    .or_else(|| c.recorded_date.as_ref().and_then(day_of));
+    let ended = match &c.abatement {
+        Some(ConditionAbatement::DateTime(dt)) => day_of(dt),
+        Some(ConditionAbatement::Period(p)) => p.end.as_ref().or(p.start.as_ref()).and_then(day_of),
+        _ => None,
+    };
+    Some(ConditionFact {
+        concept: concept_of(knowledge, code),
+        active,
+        status: status.unwrap_or_else(|| {
+            if active {
+                "active".into()
+            } else {
+                "resolved".into()
+            }
+        }),
+        date: date.or(ended),
+        ended,
+        severity: c
+            .severity
+            .as_ref()
+            .map(|s| concept_of(knowledge, s).class)
+            .unwrap_or_default(),
+    })
+}
+
+fn first_code(cc: &fhir_sdk::r4b::types::CodeableConcept) -> Option<&str> {
+    cc.coding.iter().flatten().find_map(|c| c.code.as_deref())
+}
+
+fn observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact> {
+    if matches!(
+        o.status.as_ref(),
+        "cancelled" | "entered-in-error" | "unknown"
+    ) {
+        return None;
+    }
+    let date = match &o.effective {
+        Some(ObservationEffective::DateTime(dt)) => day_of(dt),
+        Some(ObservationEffective::Period(p)) => p.start.as_ref().and_then(day_of),
+        Some(ObservationEffective::Instant(i)) => Some(day_of_instant(&i.0)),
+        _ => None,
+    }
+    .or_else(|| o.issued.as_ref().map(|i| day_of_instant(&i.0)));
+    let value = match &o.value {
+        Some(ObservationValue::CodeableConcept(cc)) => {
+            ObservedValue::Coded(concept_of(knowledge, cc))
+        }
+        Some(ObservationValue::Quantity(q)) => match q.value {
+            Some(v) => ObservedValue::Quantity {
+                value: v,
+                unit: q.code.clone().or_else(|| q.unit.clone()),
+            },
+            None => ObservedValue::None,
+        },
+        Some(ObservationValue::String(s)) => ObservedValue::Text(s.clone()),
+        Some(ObservationValue::Boolean(b)) => ObservedValue::Flag(*b),
+        Some(ObservationValue::Integer(i)) => ObservedValue::Quantity {
+            value: f64::from(*i),
+            unit: None,
+        },
+        _ => ObservedValue::None,
+    };
+    let mut interpretation = Classification::default();
+    for i in o.interpretation.iter().flatten() {
+        interpretation.merge(&concept_of(knowledge, i).class);
+    }
+    Some(ObservationFact {
+        concept: concept_of(knowledge, &o.code),
+        date,
+        value,
+        interpretation,
+    })
+}
+
+fn immunization(knowledge: &Knowledge, i: &Immunization) -> Option<ImmunizationFact> {
+    if i.status != "completed" {
+        return None;
+    }
+    let date = match &i.occurrence {
+        ImmunizationOccurrence::DateTime(dt) => day_of(dt),
+        ImmunizationOccurrence::String(_) => None,
+    }
+    .or_else(|| i.recorded.as_ref().and_then(day_of));
+    let (concept, _) = medication_concept(
+        knowledge,
+        codings(&i.vaccine_code),
+        i.vaccine_code.text.as_deref(),
+    );
+    Some(ImmunizationFact {
+        concept,
+        date,
+        reference: None,
+    })
+}
+
+fn recommendation(knowledge: &Knowledge, r: &ImmunizationRecommendation) -> Vec<ImmunizationFact> {
+    let mut out = Vec::new();
+    for rec in r.recommendation.iter().flatten() {
+        let status = first_code(&rec.forecast_status);
+        if !matches!(status, Some("due" | "overdue")) {
+            continue;
+        }
+        let due = rec
+            .date_criterion
+            .iter()
+            .flatten()
+            .filter_map(|c| day_of(&c.value))
+            .min();
+        for vc in rec.vaccine_code.iter().flatten() {
+            let (concept, _) = medication_concept(knowledge, codings(vc), vc.text.as_deref());
+            out.push(ImmunizationFact {
+                concept,
+                date: due.or_else(|| day_of(&r.date)),
+                reference: None,
+            });
+        }
+    }
+    out
+}
+
+fn request_status(status: &str) -> Option<MedicationStatus> {
+    match status {
+        "active" => Some(MedicationStatus::Active),
+        "on-hold" => Some(MedicationStatus::OnHold),
+        "completed" => Some(MedicationStatus::Completed),
+        "stopped" => Some(MedicationStatus::Stopped),
+        // draft (of another session), cancelled, entered-in-error, unknown: not a treatment.
+        _ => None,
+    }
+}
+
+fn medication_request(
+    knowledge: &Knowledge,
+    record: &PatientRecord,
+    r: &MedicationRequest,
+    status: MedicationStatus,
+    reference: Option<&str>,
+) -> MedicationFact {
+    let (concept, drug) = medication_of(knowledge, record, r);
+    MedicationFact {
+        concept,
+        drug: drug.map(|(d, _)| d),
+        status,
+        date: r.authored_on.as_ref().and_then(day_of),
+        reference: reference.map(str::to_string),
+    }
+}
+
+fn medication_statement(
+    knowledge: &Knowledge,
+    record: &PatientRecord,
+    s: &MedicationStatement,
+) -> Option<MedicationFact> {
+    let status = match s.status.as_str() {
+        "active" | "intended" => MedicationStatus::Active,
+        "on-hold" => MedicationStatus::OnHold,
+        "completed" => MedicationStatus::Completed,
+        "stopped" => MedicationStatus::Stopped,
+        _ => return None,
+    };
+    let (concept, drug) = match &s.medication {
+        MedicationStatementMedication::CodeableConcept(cc) => {
+            medication_concept(knowledge, codings(cc), cc.text.as_deref())
+        }
+        MedicationStatementMedication::Reference(r) => {
+            referenced_medication(knowledge, record, &s.contained, r)
+        }
+    };
+    let date = match &s.effective {
+        Some(MedicationStatementEffective::DateTime(dt)) => day_of(dt),
+        Some(MedicationStatementEffective::Period(p)) => p.start.as_ref().and_then(day_of),
+        None => None,
+    }
+    .or_else(|| s.date_asserted.as_ref().and_then(day_of));
+    Some(MedicationFact {
+        concept,
+        drug: drug.map(|(d, _)| d),
+        status,
+        date,
+        reference: None,
+    })
+}
+
+fn medication_of(
+    knowledge: &Knowledge,
+    record: &PatientRecord,
+    r: &MedicationRequest,
+) -> (Concept, Option<(DrugId, MatchedBy)>) {
+    match &r.medication {
+        MedicationRequestMedication::CodeableConcept(cc) => {
+            medication_concept(knowledge, codings(cc), cc.text.as_deref())
+        }
+        MedicationRequestMedication::Reference(reference) => {
+            referenced_medication(knowledge, record, &r.contained, reference)
+        }
+    }
+}
+
+/// A `medicationReference`: a contained Medication, one sent in the bundle, or only its display.
+fn referenced_medication(
+    knowledge: &Knowledge,
+    record: &PatientRecord,
+    contained: &[Resource],
+    reference: &Reference,
+) -> (Concept, Option<(DrugId, MatchedBy)>) {
+    let target = reference.reference.as_deref().unwrap_or("");
+    let found: Option<&Medication> = if let Some(local) = target.strip_prefix('#') {
+        contained.iter().find_map(|c| match c {
+            Resource::Medication(m) if m.id.as_deref() == Some(local) => Some(m),
+            _ => None,
+        })
+    } else {
+        let id = target.rsplit('/').next().unwrap_or("");
+        record
+            .medications
+            .iter()
+            .find(|m| !id.is_empty() && m.id.as_deref() == Some(id))
+    };
+    match found.and_then(|m| m.code.as_ref()) {
+        Some(cc) => medication_concept(knowledge, codings(cc), cc.text.as_deref()),
+        None => medication_concept(knowledge, std::iter::empty(), reference.display.as_deref()),
+    }
+}
+
+fn service_concept(knowledge: &Knowledge, cc: &fhir_sdk::r4b::types::CodeableConcept) -> Concept {
+    medication_concept(knowledge, codings(cc), cc.text.as_deref()).0
+}
+
+fn resolve_condition<'r>(
+    record: &'r PatientRecord,
+    reference: &Reference,
+) -> Option<&'r Condition> {
+    let id = reference.reference.as_deref()?.rsplit('/').next()?;
+    record
+        .conditions
+        .iter()
+        .find(|c| c.id.as_deref() == Some(id))
+}
+
+/// Recognise the drug of an order fhir-sdk could not read, from its raw JSON.
+fn drug_in_raw_json(knowledge: &Knowledge, json: &str) -> Option<(DrugId, MatchedBy)> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let cc = value.get("medicationCodeableConcept");
+    let mut list = Vec::new();
+    if let Some(codings) = cc.and_then(|c| c.get("coding")).and_then(|c| c.as_array()) {
+        for c in codings {
+            list.push((
+                c.get("system").and_then(|s| s.as_str()),
+                c.get("code").and_then(|s| s.as_str()),
+                c.get("display").and_then(|s| s.as_str()),
+            ));
+        }
+    }
+    let text = cc
+        .and_then(|c| c.get("text"))
+        .or_else(|| {
+            value
+                .get("medicationReference")
+                .and_then(|r| r.get("display"))
+        })
+        .and_then(|t| t.as_str());
+    let refs = list.iter().map(|(system, code, display)| CodingRef {
+        system: *system,
+        code: *code,
+        display: *display,
+    });
+    medication_concept(knowledge, refs, text).1
+}

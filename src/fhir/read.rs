@@ -1,0 +1,463 @@
+//! Reading FHIR JSON — a prefetch value, a search page from the server, the draft orders —
+//! resource by resource: one malformed resource is named and skipped, never fatal; a resource
+//! of the wrong type or for another patient is refused.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::record::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
+
+/// The data under a key is not what the key promises: the request is refused (4xx).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WrongData(pub String);
+
+/// What reading one key's JSON gave, besides the resources added to the record.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyReading {
+    /// The client or server answered with an OperationOutcome instead of data.
+    pub failure: Option<String>,
+    /// The search has more pages (`link` `next`).
+    pub next_page: Option<String>,
+    pub resources: usize,
+}
+
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireBundle<'a> {
+    #[serde(borrow, default)]
+    entry: Vec<WireEntry<'a>>,
+    #[serde(default)]
+    link: Vec<WireLink>,
+}
+
+#[derive(Deserialize)]
+struct WireEntry<'a> {
+    #[serde(borrow)]
+    resource: Option<&'a RawValue>,
+    #[serde(rename = "fullUrl")]
+    full_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireLink {
+    relation: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireOutcome {
+    #[serde(default)]
+    issue: Vec<WireIssue>,
+}
+
+#[derive(Deserialize)]
+struct WireIssue {
+    severity: Option<String>,
+    code: Option<String>,
+    diagnostics: Option<String>,
+    details: Option<WireText>,
+}
+
+#[derive(Deserialize)]
+struct WireText {
+    text: Option<String>,
+}
+
+/// The resource types each prefetch key may hold.
+pub fn allowed_types(key: &str) -> &'static [&'static str] {
+    match key {
+        "patient" => &["Patient"],
+        "conditions" => &["Condition"],
+        "medications" => &["MedicationRequest", "MedicationStatement", "Medication"],
+        "observations" => &["Observation"],
+        "immunizations" => &["Immunization", "ImmunizationRecommendation"],
+        _ => &[],
+    }
+}
+
+/// The message of an OperationOutcome, for the answer to the EHR.
+pub fn outcome_message(json: &str) -> String {
+    let Ok(outcome) = serde_json::from_str::<WireOutcome>(json) else {
+        return "an unreadable OperationOutcome".into();
+    };
+    let parts: Vec<String> = outcome
+        .issue
+        .iter()
+        .map(|i| {
+            let text = i
+                .diagnostics
+                .clone()
+                .or_else(|| i.details.as_ref().and_then(|d| d.text.clone()));
+            format!(
+                "{} {}: {}",
+                i.severity.as_deref().unwrap_or("error"),
+                i.code.as_deref().unwrap_or("unknown"),
+                text.as_deref().unwrap_or("(no text)")
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        "an OperationOutcome without issues".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Read one key's JSON (a resource or a searchset Bundle) into the record.
+pub fn read_key(
+    key: &str,
+    json: &RawValue,
+    patient_id: &str,
+    record: &mut PatientRecord,
+) -> Result<KeyReading, WrongData> {
+    let peek: Peek = serde_json::from_str(json.get()).map_err(|_| {
+        WrongData(format!(
+            "prefetch `{key}` is not a FHIR resource (a JSON object with resourceType)"
+        ))
+    })?;
+    let mut reading = KeyReading::default();
+    match peek.resource_type.as_deref() {
+        Some("Bundle") => {
+            let bundle: WireBundle = serde_json::from_str(json.get()).map_err(|e| {
+                WrongData(format!("prefetch `{key}`: the Bundle cannot be read: {e}"))
+            })?;
+            reading.next_page = bundle
+                .link
+                .iter()
+                .find(|l| l.relation.as_deref() == Some("next"))
+                .and_then(|l| l.url.clone());
+            for (i, entry) in bundle.entry.iter().enumerate() {
+                let Some(resource) = entry.resource else {
+                    continue;
+                };
+                let fallback = entry
+                    .full_url
+                    .clone()
+                    .unwrap_or_else(|| format!("entry[{i}]"));
+                if read_resource(key, resource, &fallback, patient_id, record)? {
+                    reading.resources += 1;
+                }
+            }
+        }
+        Some("OperationOutcome") => reading.failure = Some(outcome_message(json.get())),
+        Some(_) => {
+            if read_resource(key, json, key, patient_id, record)? {
+                reading.resources += 1;
+            }
+        }
+        None => return Err(WrongData(format!("prefetch `{key}` has no resourceType"))),
+    }
+    Ok(reading)
+}
+
+/// Returns whether a resource was added (OperationOutcome entries are search messages: skipped).
+fn read_resource(
+    key: &str,
+    raw: &RawValue,
+    fallback: &str,
+    patient_id: &str,
+    record: &mut PatientRecord,
+) -> Result<bool, WrongData> {
+    let peek: Peek = serde_json::from_str(raw.get()).map_err(|_| {
+        WrongData(format!(
+            "prefetch `{key}` holds an entry that is not a FHIR resource ({fallback})"
+        ))
+    })?;
+    let kind = peek.resource_type.as_deref().unwrap_or("");
+    let name = match &peek.id {
+        Some(id) => format!("{kind}/{id}"),
+        None => format!("{kind} ({fallback})"),
+    };
+    if kind == "OperationOutcome" {
+        return Ok(false);
+    }
+    if !allowed_types(key).contains(&kind) {
+        return Err(WrongData(format!(
+            "prefetch `{key}` holds {name}; it may only hold {}",
+            allowed_types(key).join(" or ")
+        )));
+    }
+    use fhir_sdk::r4b::resources as fr;
+    match kind {
+        "Patient" => match parse::<fr::Patient>(raw) {
+            Ok(p) => {
+                if let Some(id) = &p.id {
+                    if id != patient_id {
+                        return Err(WrongData(format!(
+                            "prefetch `patient` is Patient/{id}, but context.patientId is another patient"
+                        )));
+                    }
+                }
+                record.patient = Some(p);
+                Ok(true)
+            }
+            Err(error) => {
+                record.problems.push(RecordProblem::Unreadable {
+                    resource: name,
+                    key: key.to_string(),
+                    error,
+                });
+                Ok(false)
+            }
+        },
+        "Condition" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.conditions,
+        ),
+        "MedicationRequest" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.medication_requests,
+        ),
+        "MedicationStatement" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.medication_statements,
+        ),
+        "Medication" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.medications,
+        ),
+        "Observation" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.observations,
+        ),
+        "Immunization" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.immunizations,
+        ),
+        "ImmunizationRecommendation" => take(
+            raw,
+            key,
+            &name,
+            patient_id,
+            &mut record.problems,
+            &mut record.immunization_recommendations,
+        ),
+        _ => unreachable!("allowed_types lists only the types above"),
+    }
+}
+
+/// The patient a resource is about, as its reference says.
+trait AboutPatient {
+    fn patient_reference(&self) -> Option<&str>;
+}
+
+macro_rules! about_patient {
+    ($($ty:ty => |$r:ident| $e:expr;)*) => {
+        $(impl AboutPatient for $ty {
+            fn patient_reference(&self) -> Option<&str> {
+                let $r = self;
+                $e
+            }
+        })*
+    };
+}
+
+about_patient! {
+    fhir_sdk::r4b::resources::Condition => |r| r.subject.reference.as_deref();
+    fhir_sdk::r4b::resources::MedicationRequest => |r| r.subject.reference.as_deref();
+    fhir_sdk::r4b::resources::MedicationStatement => |r| r.subject.reference.as_deref();
+    fhir_sdk::r4b::resources::Medication => |_r| None;
+    fhir_sdk::r4b::resources::Observation => |r| r.subject.as_ref().and_then(|s| s.reference.as_deref());
+    fhir_sdk::r4b::resources::Immunization => |r| r.patient.reference.as_deref();
+    fhir_sdk::r4b::resources::ImmunizationRecommendation => |r| r.patient.reference.as_deref();
+}
+
+/// Parse one resource into `list`; unreadable ones are named in `problems`.
+fn take<T: DeserializeOwned + AboutPatient>(
+    raw: &RawValue,
+    key: &str,
+    name: &str,
+    patient_id: &str,
+    problems: &mut Vec<RecordProblem>,
+    list: &mut Vec<T>,
+) -> Result<bool, WrongData> {
+    match parse::<T>(raw) {
+        Ok(r) => {
+            check_patient(r.patient_reference(), patient_id, key, name)?;
+            list.push(r);
+            Ok(true)
+        }
+        Err(error) => {
+            problems.push(RecordProblem::Unreadable {
+                resource: name.to_string(),
+                key: key.to_string(),
+                error,
+            });
+            Ok(false)
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
+    serde_json::from_str(raw.get()).map_err(|e| e.to_string())
+}
+
+/// A resource about another patient must never be used: refuse the whole request.
+fn check_patient(
+    reference: Option<&str>,
+    patient_id: &str,
+    key: &str,
+    name: &str,
+) -> Result<(), WrongData> {
+    let Some(reference) = reference else {
+        return Ok(());
+    };
+    let mut parts = reference.trim_end_matches('/').rsplit('/');
+    let (Some(id), Some(kind)) = (parts.next(), parts.next()) else {
+        return Ok(());
+    };
+    if kind == "Patient" && id != patient_id {
+        return Err(WrongData(format!(
+            "prefetch `{key}` holds {name}, which is about another patient than context.patientId"
+        )));
+    }
+    Ok(())
+}
+
+/// Read `context.draftOrders`.
+pub fn read_draft_orders(raw: &RawValue) -> Result<Vec<DraftOrder>, WrongData> {
+    let peek: Peek = serde_json::from_str(raw.get())
+        .map_err(|_| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
+    if peek.resource_type.as_deref() != Some("Bundle") {
+        return Err(WrongData(
+            "`context.draftOrders` must be a FHIR Bundle".into(),
+        ));
+    }
+    let bundle: WireBundle = serde_json::from_str(raw.get())
+        .map_err(|e| WrongData(format!("`context.draftOrders` cannot be read: {e}")))?;
+    let mut orders = Vec::with_capacity(bundle.entry.len());
+    for (i, entry) in bundle.entry.iter().enumerate() {
+        let Some(resource) = entry.resource else {
+            return Err(WrongData(format!(
+                "`context.draftOrders` entry {i} has no resource"
+            )));
+        };
+        let peek: Peek = serde_json::from_str(resource.get()).map_err(|_| {
+            WrongData(format!(
+                "`context.draftOrders` entry {i} is not a FHIR resource"
+            ))
+        })?;
+        let kind = peek.resource_type.as_deref().unwrap_or_default();
+        if kind.is_empty() {
+            return Err(WrongData(format!(
+                "`context.draftOrders` entry {i} has no resourceType"
+            )));
+        }
+        let reference = match &peek.id {
+            Some(id) => format!("{kind}/{id}"),
+            None => entry
+                .full_url
+                .clone()
+                .unwrap_or_else(|| format!("{kind}/#{i}")),
+        };
+        let content = match kind {
+            "MedicationRequest" => match parse(resource) {
+                Ok(r) => DraftContent::Medication(r),
+                Err(error) => DraftContent::Unreadable {
+                    error,
+                    json: resource.get().to_string(),
+                },
+            },
+            "ServiceRequest" => match parse(resource) {
+                Ok(r) => DraftContent::Service(r),
+                Err(error) => DraftContent::Unreadable {
+                    error,
+                    json: resource.get().to_string(),
+                },
+            },
+            _ => DraftContent::Other,
+        };
+        orders.push(DraftOrder { reference, content });
+    }
+    Ok(orders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_malformed_resource_is_named_and_the_rest_kept() {
+        let json = raw(r#"{"resourceType":"Bundle","type":"searchset","entry":[
+            {"resource":{"resourceType":"Condition","id":"ok","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}},
+            {"resource":{"resourceType":"Condition","id":"bad","subject":{"reference":"Patient/p1"},"onsetDateTime":"1950-13-45"}}]}"#);
+        let mut record = PatientRecord::default();
+        let reading = read_key("conditions", &json, "p1", &mut record).unwrap();
+        assert_eq!(reading.resources, 1);
+        assert_eq!(record.conditions.len(), 1);
+        assert!(
+            matches!(&record.problems[0], RecordProblem::Unreadable { resource, .. } if resource == "Condition/bad")
+        );
+    }
+
+    #[test]
+    fn wrong_type_and_other_patient_are_refused() {
+        let mut record = PatientRecord::default();
+        let obs =
+            raw(r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}"#);
+        assert!(
+            read_key("conditions", &obs, "p1", &mut record)
+                .unwrap_err()
+                .0
+                .contains("Observation/o")
+        );
+        let other =
+            raw(r#"{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p2"}}"#);
+        assert!(
+            read_key("conditions", &other, "p1", &mut record)
+                .unwrap_err()
+                .0
+                .contains("another patient")
+        );
+    }
+
+    #[test]
+    fn operation_outcome_is_a_failure_with_its_message() {
+        let mut record = PatientRecord::default();
+        let oo = raw(
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"search took too long"}]}"#,
+        );
+        let reading = read_key("observations", &oo, "p1", &mut record).unwrap();
+        assert_eq!(
+            reading.failure.as_deref(),
+            Some("error timeout: search took too long")
+        );
+    }
+}

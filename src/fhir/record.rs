@@ -1,0 +1,57 @@
+//! The patient's FHIR R4 data as read, in fhir-sdk's `r4b` types (they parse R4 for the
+//! resources used here), plus what could not be read.
+
+use fhir_sdk::r4b::resources::{
+    Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest,
+    MedicationStatement, Observation, Patient, ServiceRequest,
+};
+
+/// Something the service met while reading the record that limits what it can check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordProblem {
+    /// A resource of the right type that fhir-sdk could not read; the others were kept.
+    Unreadable {
+        resource: String,
+        key: String,
+        error: String,
+    },
+    /// A search returned more pages than the service was given or may fetch.
+    CutShort { key: String, reason: String },
+}
+
+/// Everything read for one patient, from prefetch or the FHIR server.
+#[derive(Debug, Default)]
+pub struct PatientRecord {
+    pub patient: Option<Patient>,
+    pub conditions: Vec<Condition>,
+    pub medication_requests: Vec<MedicationRequest>,
+    pub medication_statements: Vec<MedicationStatement>,
+    /// Medication resources that orders refer to (`_include`d or sent alongside).
+    pub medications: Vec<Medication>,
+    pub observations: Vec<Observation>,
+    pub immunizations: Vec<Immunization>,
+    pub immunization_recommendations: Vec<ImmunizationRecommendation>,
+    pub problems: Vec<RecordProblem>,
+}
+
+/// One entry of `context.draftOrders`.
+#[derive(Debug)]
+pub struct DraftOrder {
+    /// `ResourceType/id`, as `context.selections` names it.
+    pub reference: String,
+    pub content: DraftContent,
+}
+
+#[derive(Debug)]
+pub enum DraftContent {
+    Medication(MedicationRequest),
+    Service(ServiceRequest),
+    /// Orders of other kinds (NutritionOrder, DeviceRequest, …): never in scope here.
+    Other,
+    /// An order that fhir-sdk could not read: the raw JSON is kept so that an order for one of
+    /// the seven drugs can still be recognised and reported as unchecked.
+    Unreadable {
+        error: String,
+        json: String,
+    },
+}

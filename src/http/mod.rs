@@ -1,0 +1,256 @@
+//! The HTTP layer: routes, body limits, content negotiation, error bodies, request spans.
+//! It knows the CDS Hooks endpoints, not the clinical rules.
+
+mod errors;
+
+use std::time::Instant;
+
+use actix_web::http::header::{self, AcceptLanguage, Header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_core::Stream;
+use tracing::{Instrument, field};
+
+pub use errors::ApiError;
+
+use crate::advice::Advisor;
+use crate::config::Clock;
+use crate::protocol::{DiscoveredService, Discovery};
+use crate::storage::Store;
+use crate::vocabulary::Language;
+
+/// Shared by all workers.
+pub struct AppState {
+    pub advisor: Advisor,
+    pub store: Store,
+    pub max_body_bytes: usize,
+    pub clock: Clock,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cds-services", web::get().to(discovery))
+        .route("/cds-services", web::route().to(method_not_allowed))
+        .route("/cds-services/{id}", web::post().to(call_service))
+        .route("/cds-services/{id}", web::route().to(method_not_allowed))
+        .route("/cds-services/{id}/feedback", web::post().to(feedback))
+        .route(
+            "/cds-services/{id}/feedback",
+            web::route().to(method_not_allowed),
+        )
+        .route("/feedback/summary", web::get().to(feedback_summary))
+        .route("/health/live", web::get().to(live))
+        .route("/health/ready", web::get().to(ready))
+        .default_service(web::to(not_found));
+}
+
+async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+    let k = &state.advisor.knowledge;
+    let services = k
+        .services
+        .iter()
+        .map(|s| DiscoveredService {
+            hook: s.hook.clone(),
+            title: s.title.clone(),
+            description: s.description.clone(),
+            id: s.id.clone(),
+            prefetch: k.prefetch.clone(),
+            usage_requirements: s.usage_requirements.clone(),
+        })
+        .collect();
+    HttpResponse::Ok().json(Discovery { services })
+}
+
+/// The prescriber's language: Dutch when `Accept-Language` ranks `nl` above `en`.
+pub fn language(req: &HttpRequest) -> Language {
+    let Ok(accept) = AcceptLanguage::parse(req) else {
+        return Language::En;
+    };
+    for preference in accept.ranked() {
+        if let header::Preference::Specific(tag) = preference {
+            match tag.primary_language() {
+                "nl" => return Language::Nl,
+                "en" => return Language::En,
+                _ => {}
+            }
+        }
+    }
+    Language::En
+}
+
+/// Read a JSON body up to the limit; anything else is refused before it is parsed.
+async fn json_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json"))
+    {
+        return Err(ApiError::UnsupportedMediaType(if content_type.is_empty() {
+            "send the body as JSON with `Content-Type: application/json`".into()
+        } else {
+            format!("`Content-Type: {content_type}` is not JSON; send application/json")
+        }));
+    }
+    if let Some(length) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    {
+        if length > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut payload).poll_next(cx)).await
+    {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the body is empty; send a CDS Hooks request".into(),
+        ));
+    }
+    Ok(body.freeze())
+}
+
+async fn call_service(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let service = path.into_inner();
+    // Never patient data in a span: service, hook, hookInstance, counts and time only.
+    let span = tracing::info_span!(
+        "cds_call",
+        service = %service,
+        hook = field::Empty,
+        hook_instance = field::Empty,
+        orders = field::Empty,
+        cards = field::Empty,
+        status = field::Empty,
+        elapsed_ms = field::Empty,
+    );
+    let started = Instant::now();
+    let language = language(&req);
+    let result = async {
+        let body = json_body(&req, payload, state.max_body_bytes).await?;
+        let advice = state
+            .advisor
+            .advise(&service, &body, language, state.clock.today())
+            .await?;
+        Ok::<_, ApiError>(advice)
+    }
+    .instrument(span.clone())
+    .await;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("elapsed_ms", format!("{elapsed:.3}"));
+    match result {
+        Ok(advice) => {
+            span.record("hook", advice.hook.as_str());
+            span.record("hook_instance", advice.hook_instance.as_str());
+            span.record("orders", advice.orders_reviewed);
+            span.record("cards", advice.response.cards.len());
+            span.record("status", 200);
+            span.in_scope(|| tracing::info!("answered"));
+            Ok(HttpResponse::Ok().json(advice.response))
+        }
+        Err(e) => {
+            span.record("status", e.status_code_u16());
+            span.in_scope(|| tracing::warn!(error = e.kind(), "refused"));
+            Err(e)
+        }
+    }
+}
+
+impl ApiError {
+    fn status_code_u16(&self) -> u16 {
+        actix_web::ResponseError::status_code(self).as_u16()
+    }
+}
+
+async fn feedback(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let service = path.into_inner();
+    let span = tracing::info_span!("cds_feedback", service = %service, entries = field::Empty);
+    async {
+        let body = json_body(&req, payload, state.max_body_bytes).await?;
+        let entries = state.advisor.feedback(&service, &body)?;
+        tracing::Span::current().record("entries", entries.len());
+        state
+            .store
+            .record_feedback(&service, &entries)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "feedback not stored");
+                ApiError::Internal("the feedback could not be stored; please send it again".into())
+            })?;
+        tracing::info!("feedback stored");
+        // CDS Hooks 2.0 defines no response body for feedback: 200 with an empty body.
+        Ok(HttpResponse::Ok().finish())
+    }
+    .instrument(span)
+    .await
+}
+
+async fn feedback_summary(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let rows = state.store.summary().await.map_err(|e| {
+        tracing::error!(error = %e, "feedback summary failed");
+        ApiError::Internal("the feedback summary could not be read".into())
+    })?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "feedback": rows })))
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
+}
+
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ready",
+            "rules": state.advisor.knowledge.rules.len(),
+        })),
+        Err(e) => {
+            tracing::error!(error = %e, "database not ready");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "database unavailable" }))
+        }
+    }
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no endpoint {} {}; see GET /cds-services",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,303 @@
+//! The clinical knowledge: drugs, value sets, rules and their texts, loaded from the reviewable
+//! files in `cds-services/`, validated as a whole before the service answers anything.
+
+mod codes;
+mod load;
+pub mod spec;
+
+use std::collections::BTreeMap;
+
+pub use codes::{Classification, CodeIndex, SystemId, ValueSetId, ValueSetMask, normalize_text};
+pub use load::{KnowledgeError, KnowledgeErrors};
+
+use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation, Sex};
+
+/// A text in every language the cards speak.
+#[derive(Debug, Clone, Default)]
+pub struct Localized {
+    pub en: String,
+    pub nl: String,
+}
+
+impl Localized {
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::En => &self.en,
+            Language::Nl => &self.nl,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceDefinition {
+    pub id: String,
+    pub hook: String,
+    pub title: String,
+    pub description: String,
+    pub usage_requirements: Option<String>,
+}
+
+/// What a card cites in `card.source`.
+#[derive(Debug, Clone)]
+pub struct CardSource {
+    pub label: String,
+    pub url: Option<String>,
+    pub unverified: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OverrideReason {
+    pub code: String,
+    pub display: Localized,
+}
+
+#[derive(Debug, Clone)]
+pub struct DrugClass {
+    pub key: String,
+    pub name: Localized,
+}
+
+#[derive(Debug, Clone)]
+pub struct DrugCode {
+    pub system_uri: String,
+    pub code: String,
+    pub display: String,
+    pub source: String,
+    pub unverified: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Drug {
+    pub id: DrugId,
+    pub key: String,
+    pub class: String,
+    pub ad_matrix: bool,
+    pub brand: String,
+    pub names: Vec<String>,
+    pub source: String,
+    pub codes: Vec<DrugCode>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValueSet {
+    pub id: ValueSetId,
+    pub key: String,
+    pub title: String,
+    pub source: String,
+    pub unverified: bool,
+    pub file: String,
+    /// Codes by system short name, for review pages and prefetch templates.
+    pub codes: BTreeMap<String, Vec<String>>,
+    pub prefixes: BTreeMap<String, Vec<String>>,
+    pub exclude_prefixes: BTreeMap<String, Vec<String>>,
+    pub text: Vec<String>,
+    pub drugs: Vec<String>,
+}
+
+/// A set of the (at most 8) drugs, as a bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrugSet(pub u8);
+
+impl DrugSet {
+    pub fn contains(self, drug: DrugId) -> bool {
+        self.0 & (1 << drug.0) != 0
+    }
+    pub fn insert(&mut self, drug: DrugId) {
+        self.0 |= 1 << drug.0;
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionStatusFilter {
+    Active,
+    History,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Latest,
+    Any,
+}
+
+/// Status of a medication fact, as the rules distinguish it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MedicationStatus {
+    Active,
+    OnHold,
+    Completed,
+    Stopped,
+    /// Ordered together with the order under review (another draft of this session).
+    Draft,
+}
+
+impl MedicationStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => MedicationStatus::Active,
+            "on-hold" => MedicationStatus::OnHold,
+            "completed" => MedicationStatus::Completed,
+            "stopped" => MedicationStatus::Stopped,
+            "draft" => MedicationStatus::Draft,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConditionQuery {
+    pub value_set: ValueSetId,
+    pub status: ConditionStatusFilter,
+    pub severity_in: Option<ValueSetId>,
+    pub within_months: Option<u32>,
+    pub min_count: u32,
+    pub unless_followed_by: Option<Box<Criterion>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObservationQuery {
+    pub value_set: ValueSetId,
+    pub which: Which,
+    pub within_months: Option<u32>,
+    pub answer_in: Option<ValueSetId>,
+    pub unless_followed_by: Option<Box<Criterion>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MedicationQuery {
+    pub value_set: ValueSetId,
+    pub statuses: Vec<MedicationStatus>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImmunizationQuery {
+    pub value_set: ValueSetId,
+    pub within_days: u32,
+}
+
+/// A compiled, checked criterion of the rule language (see `spec::CriterionSpec`).
+#[derive(Debug, Clone)]
+pub enum Criterion {
+    All(Vec<Criterion>),
+    Any(Vec<Criterion>),
+    Not(Box<Criterion>),
+    Age {
+        at_least: Option<u32>,
+        below: Option<u32>,
+    },
+    Sex(Sex),
+    Condition(ConditionQuery),
+    Observation(ObservationQuery),
+    Medication(MedicationQuery),
+    Immunization(ImmunizationQuery),
+    PlannedImmunization(ImmunizationQuery),
+    AgeUnknown,
+    RecordProblems,
+    OrderUnreadable,
+    NewStart,
+}
+
+/// What orders a rule reviews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleTarget {
+    Drugs(DrugSet),
+    /// Orders whose item (e.g. a vaccine) is in this value set.
+    OrderedItem(ValueSetId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Reason {
+    pub id: String,
+    pub when: Criterion,
+    pub source: String,
+    pub label: Localized,
+    pub recommendation: Recommendation,
+    pub applies_to: DrugSet,
+    pub start_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub title: Localized,
+    pub file: String,
+    pub target: RuleTarget,
+    pub recommendation: Recommendation,
+    pub source: String,
+    pub card_source: String,
+    pub start_only: bool,
+    /// Empty: every jurisdiction.
+    pub jurisdictions: Vec<Jurisdiction>,
+    pub suggest_alternatives: bool,
+    pub summary: Localized,
+    pub advice: Localized,
+    pub reasons: Vec<Reason>,
+}
+
+impl Rule {
+    pub fn runs_in(&self, jurisdiction: Jurisdiction) -> bool {
+        self.jurisdictions.is_empty() || self.jurisdictions.contains(&jurisdiction)
+    }
+}
+
+/// Everything the service knows, checked and indexed.
+#[derive(Debug)]
+pub struct Knowledge {
+    pub rule_id_system: String,
+    pub override_reason_system: String,
+    pub services: Vec<ServiceDefinition>,
+    /// Prefetch templates with the observation codes filled in.
+    pub prefetch: BTreeMap<String, String>,
+    pub sources: BTreeMap<String, CardSource>,
+    pub override_reasons: Vec<OverrideReason>,
+    pub classes: BTreeMap<String, DrugClass>,
+    pub drugs: Vec<Drug>,
+    pub value_sets: Vec<ValueSet>,
+    pub codes: CodeIndex,
+    pub rules: Vec<Rule>,
+    /// Value set deciding that an order is for atopic dermatitis.
+    pub ad_indication: ValueSetId,
+    /// Canonical URI per system short name, for resources the service writes.
+    pub system_uris: BTreeMap<String, String>,
+    /// Entries marked `unverified`, named for review.
+    pub unverified: Vec<String>,
+    /// Catalogue ids with no rule file yet.
+    pub not_implemented: Vec<String>,
+}
+
+impl Knowledge {
+    pub fn drug(&self, id: DrugId) -> &Drug {
+        &self.drugs[id.0 as usize]
+    }
+
+    pub fn drug_by_key(&self, key: &str) -> Option<&Drug> {
+        self.drugs.iter().find(|d| d.key == key)
+    }
+
+    pub fn service(&self, id: &str) -> Option<&ServiceDefinition> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    pub fn value_set(&self, id: ValueSetId) -> &ValueSet {
+        &self.value_sets[id.0 as usize]
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn class_name<'a>(&'a self, class: &'a str, language: Language) -> &'a str {
+        self.classes
+            .get(class)
+            .map(|c| c.name.get(language))
+            .unwrap_or(class)
+    }
+
+    /// Load and validate `dir`; every problem found is reported, each naming its file and entry.
+    pub fn load(dir: &std::path::Path) -> Result<Knowledge, KnowledgeErrors> {
+        load::load(dir)
+    }
+}

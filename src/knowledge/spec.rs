@@ -1,0 +1,341 @@
+//! The knowledge files as written in `cds-services/`: plain serde types, no meaning attached.
+//! `compile` turns them into the checked, indexed form the engine runs on.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// `catalogue.toml`: the stable rule ids of `rules-catalog.md`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueFile {
+    pub source: String,
+    pub rules: BTreeMap<String, CatalogueEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueEntry {
+    pub section: String,
+    pub title: String,
+}
+
+/// `service.toml`: discovery, card sources and override reasons.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFile {
+    pub rule_id_system: String,
+    pub override_reason_system: String,
+    pub services: Vec<ServiceSpec>,
+    pub prefetch: BTreeMap<String, String>,
+    pub sources: BTreeMap<String, SourceSpec>,
+    pub override_reasons: Vec<OverrideReasonSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub id: String,
+    pub hook: String,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub usage_requirements: Option<String>,
+}
+
+/// A document a card can cite in `card.source`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub label: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the label and url were checked.
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideReasonSpec {
+    pub code: String,
+    pub en: String,
+    pub nl: String,
+}
+
+/// `systems.toml`: short names for code systems and the URIs that mean them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemsFile {
+    pub systems: BTreeMap<String, SystemSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSpec {
+    pub uris: Vec<String>,
+    /// The URI written into resources this service creates.
+    pub canonical: String,
+    /// ICD-10 codes are compared without dots and in upper case ("C50.9" = "C509").
+    #[serde(default)]
+    pub normalize: Option<String>,
+    pub source: String,
+}
+
+/// `drugs.toml`: the seven drugs this service knows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugsFile {
+    /// Value set deciding that an order is for atopic dermatitis (seed A's indication): only
+    /// then are the other seed-A drugs offered as alternatives.
+    pub ad_indication: String,
+    /// Systems tried in this order to recognise an ordered drug; free text comes last.
+    pub recognition_order: Vec<String>,
+    pub classes: BTreeMap<String, DrugClassSpec>,
+    pub drugs: BTreeMap<String, DrugSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugClassSpec {
+    pub en: String,
+    pub nl: String,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugSpec {
+    pub class: String,
+    /// A column of the atopic-dermatitis decision matrix (seed A): a candidate for suggestions.
+    #[serde(default)]
+    pub ad_matrix: bool,
+    pub brand: String,
+    /// Names matched in free text (generic and brand), last resort after the codes.
+    pub names: Vec<String>,
+    pub source: String,
+    pub codes: Vec<CodeSpec>,
+}
+
+/// One code with where it was checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSpec {
+    pub system: String,
+    pub code: String,
+    pub display: String,
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
+}
+
+/// `value-sets/*.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueSetsFile {
+    pub value_sets: BTreeMap<String, ValueSetSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueSetSpec {
+    pub title: String,
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
+    /// Codes by system short name (see `systems.toml`).
+    #[serde(default)]
+    pub codes: BTreeMap<String, Vec<String>>,
+    /// Code prefixes by system: a whole range such as ICD-10 "C" (all malignancies).
+    #[serde(default)]
+    pub prefixes: BTreeMap<String, Vec<String>>,
+    /// Prefixes carved out of `prefixes` (e.g. ICD-10 "C44", non-melanoma skin cancer).
+    #[serde(default)]
+    pub exclude_prefixes: BTreeMap<String, Vec<String>>,
+    /// Whole words or phrases matched in free text (medications and vaccines only).
+    #[serde(default)]
+    pub text: Vec<String>,
+    /// Drugs of `drugs.toml` whose codes and names belong to this set too.
+    #[serde(default)]
+    pub drugs: Vec<String>,
+}
+
+/// `definitions.toml`: named criteria shared by rules (like CQL expression definitions).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionsFile {
+    pub definitions: BTreeMap<String, DefinitionSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionSpec {
+    pub description: String,
+    pub source: String,
+    pub when: CriterionSpec,
+}
+
+/// `rules/<id>.toml`: one rule of the catalogue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    /// Drug ids or class names (or `all`): the rule reviews orders for these drugs.
+    #[serde(default)]
+    pub applies_to: Vec<String>,
+    /// Instead of drugs: the rule reviews orders whose item is in this value set (a vaccine).
+    #[serde(default)]
+    pub applies_to_orders_in: Option<String>,
+    pub recommendation: RecommendationSpec,
+    pub source: String,
+    /// Key into `service.toml` `[sources]`: what `card.source` cites.
+    pub card_source: String,
+    /// Runs only when the order is a new start (no active order for the same drug).
+    #[serde(default)]
+    pub start_only: bool,
+    /// Only in these deployments (`NL`, `BE`); empty = everywhere.
+    #[serde(default)]
+    pub jurisdictions: Vec<String>,
+    /// Offer AD alternatives as suggestions on this rule's warning/critical cards.
+    #[serde(default = "yes")]
+    pub suggest_alternatives: bool,
+    pub text: BTreeMap<String, RuleTextSpec>,
+    pub reasons: Vec<ReasonSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTextSpec {
+    /// The rule's name, as the catalogue gives it (English) and in Dutch.
+    pub title: String,
+    /// One sentence; `{drug}` and `{reasons}` are filled in. Must stay under 140 characters.
+    pub summary: String,
+    /// Markdown: what to do.
+    pub advice: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonSpec {
+    pub id: String,
+    pub when: CriterionSpec,
+    pub source: String,
+    /// Short label per language (`en`, `nl`), used in the summary and the detail.
+    pub label: BTreeMap<String, String>,
+    /// A reason may be stronger or weaker than its rule (e.g. compensated cirrhosis).
+    #[serde(default)]
+    pub recommendation: Option<RecommendationSpec>,
+    /// Restricts the reason to some of the rule's drugs.
+    #[serde(default)]
+    pub applies_to: Vec<String>,
+    #[serde(default)]
+    pub start_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecommendationSpec {
+    /// ↓↓
+    AgainstStrong,
+    /// ↓ (and ↓***)
+    Against,
+    /// 0
+    NoRecommendation,
+    /// Not a matrix row: information for the prescriber.
+    Advice,
+}
+
+/// The rule language. Each variant is one kind of patient fact; adding a rule is a data change,
+/// adding a variant is a code change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CriterionSpec {
+    All(Vec<CriterionSpec>),
+    Any(Vec<CriterionSpec>),
+    Not(Box<CriterionSpec>),
+    /// A named criterion from `definitions.toml`.
+    Use(String),
+    Age(AgeSpec),
+    Sex(String),
+    Condition(ConditionSpec),
+    Observation(ObservationSpec),
+    Medication(MedicationSpec),
+    Immunization(ImmunizationSpec),
+    PlannedImmunization(ImmunizationSpec),
+    /// Patient age could not be determined (no or unreadable birth date).
+    AgeUnknown(bool),
+    /// Problems met while reading the record (unreadable resources, cut-short searches).
+    RecordProblems(bool),
+    /// The order under review could not be read (only its drug was recognised).
+    OrderUnreadable(bool),
+    /// The order under review is a new start (no active order for the same drug).
+    NewStart(bool),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgeSpec {
+    #[serde(default)]
+    pub at_least: Option<u32>,
+    #[serde(default)]
+    pub below: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionSpec {
+    #[serde(rename = "in")]
+    pub value_set: String,
+    /// `active`, `history` or `any` (default).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Value set the condition's severity must be in.
+    #[serde(default)]
+    pub severity_in: Option<String>,
+    #[serde(default)]
+    pub within_months: Option<u32>,
+    #[serde(default)]
+    pub min_count: Option<u32>,
+    /// The match is void when this finds something dated on or after it (e.g. a TB treatment).
+    #[serde(default)]
+    pub unless_followed_by: Option<Box<CriterionSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationSpec {
+    #[serde(rename = "in")]
+    pub value_set: String,
+    /// `latest` (default): only the most recent observation counts; `any`: each one.
+    #[serde(default)]
+    pub which: Option<String>,
+    #[serde(default)]
+    pub within_months: Option<u32>,
+    /// Coded answer (value or interpretation) must be in this value set.
+    #[serde(default)]
+    pub answer_in: Option<String>,
+    #[serde(default)]
+    pub unless_followed_by: Option<Box<CriterionSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicationSpec {
+    #[serde(rename = "in")]
+    pub value_set: String,
+    /// Any of `active`, `on-hold`, `completed`, `stopped`, `draft` (co-ordered in this session).
+    pub status: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImmunizationSpec {
+    #[serde(rename = "in")]
+    pub value_set: String,
+    pub within_days: u32,
+}

@@ -1,0 +1,282 @@
+//! The `advanced-therapy-cds` command: `serve` the CDS Hooks service, `evaluate` one request
+//! file offline with the same engine, or `check-knowledge`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use advanced_therapy_cds::advice::{AdviceError, Advisor};
+use advanced_therapy_cds::config::{Clock, DEFAULT_MAX_BODY_BYTES, Settings, parse_date};
+use advanced_therapy_cds::fhir::{DataError, FhirServerSettings};
+use advanced_therapy_cds::startup::{Application, load_knowledge};
+use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "advanced-therapy-cds",
+    version,
+    about = "CDS Hooks decision support for biologic and JAK-inhibitor orders"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "ATCDS_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// Directory of the knowledge files.
+    #[arg(
+        long = "knowledge",
+        default_value = "cds-services",
+        env = "ATCDS_KNOWLEDGE_DIR"
+    )]
+    knowledge_dir: PathBuf,
+    /// Deployment jurisdiction: NL or BE (Belgian rules).
+    #[arg(long, default_value = "NL", env = "ATCDS_JURISDICTION", value_parser = parse_jurisdiction)]
+    jurisdiction: Jurisdiction,
+    /// Evaluate as of this date (YYYY-MM-DD) instead of today: for recorded cases and the
+    /// fixtures only, never in production.
+    #[arg(long, value_parser = parse_date)]
+    as_of: Option<time::Date>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the CDS Hooks endpoints.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "ATCDS_BIND")]
+        bind: SocketAddr,
+        /// Directory of the feedback database.
+        #[arg(long, default_value = "data", env = "ATCDS_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Largest accepted request body, in bytes.
+        #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, env = "ATCDS_MAX_BODY_BYTES")]
+        max_body_bytes: usize,
+        /// HTTP worker threads (0: one per core).
+        #[arg(long, default_value_t = 0, env = "ATCDS_WORKERS")]
+        workers: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the CDS Hooks response for a request file (same engine, no server).
+    Evaluate {
+        /// A CDS Hooks request (JSON), e.g. from fixtures/.
+        request: PathBuf,
+        /// Service id; by default the one for the request's hook.
+        #[arg(long)]
+        service: Option<String>,
+        /// Card language.
+        #[arg(long, value_enum, default_value = "en")]
+        lang: Lang,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Load and validate the knowledge files, and say what they hold.
+    CheckKnowledge {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    En,
+    Nl,
+}
+
+fn parse_jurisdiction(s: &str) -> Result<Jurisdiction, String> {
+    s.parse()
+}
+
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            bind,
+            data_dir,
+            max_body_bytes,
+            workers,
+            common,
+        } => {
+            init_logging(cli.log_format, "info");
+            let settings = Settings {
+                bind,
+                knowledge_dir: common.knowledge_dir,
+                data_dir,
+                max_body_bytes,
+                jurisdiction: common.jurisdiction,
+                clock: common.as_of.map(Clock::Fixed).unwrap_or(Clock::System),
+                workers,
+                fhir: FhirServerSettings::default(),
+            };
+            serve(settings)
+        }
+        Command::Evaluate {
+            request,
+            service,
+            lang,
+            common,
+        } => {
+            init_logging(cli.log_format, "warn");
+            evaluate(request, service, lang, common)
+        }
+        Command::CheckKnowledge { common } => {
+            init_logging(cli.log_format, "warn");
+            let settings = Settings {
+                knowledge_dir: common.knowledge_dir,
+                ..Settings::embedded_default()
+            };
+            match load_knowledge(&settings) {
+                Ok(k) => {
+                    println!(
+                        "knowledge OK: {} rules, {} value sets, {} drugs; {} entries marked unverified; not yet implemented: {}",
+                        k.rules.len(),
+                        k.value_sets.len(),
+                        k.drugs.len(),
+                        k.unverified.len(),
+                        if k.not_implemented.is_empty() {
+                            "none".to_string()
+                        } else {
+                            k.not_implemented.join(", ")
+                        }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        match Application::build(settings).await {
+            Ok(app) => match app.run().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "server stopped with an error");
+                    ExitCode::from(1)
+                }
+            },
+            Err(e) => {
+                // The knowledge errors name file and entry: print them whole.
+                eprintln!("advanced-therapy-cds cannot start: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+fn evaluate(path: PathBuf, service: Option<String>, lang: Lang, common: Common) -> ExitCode {
+    let settings = Settings {
+        knowledge_dir: common.knowledge_dir.clone(),
+        ..Settings::embedded_default()
+    };
+    let knowledge = match load_knowledge(&settings) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let body = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    let service = service.or_else(|| {
+        let hook = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()?
+            .get("hook")?
+            .as_str()?
+            .to_string();
+        knowledge
+            .services
+            .iter()
+            .find(|s| s.hook == hook)
+            .map(|s| s.id.clone())
+    });
+    let Some(service) = service else {
+        eprintln!("the request names no hook this service answers; give --service");
+        return ExitCode::from(2);
+    };
+    let advisor = Advisor::new(
+        knowledge,
+        common.jurisdiction,
+        FhirServerSettings::default(),
+    );
+    let today = common
+        .as_of
+        .map(Clock::Fixed)
+        .unwrap_or(Clock::System)
+        .today();
+    let language = match lang {
+        Lang::En => Language::En,
+        Lang::Nl => Language::Nl,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match runtime.block_on(advisor.advise(&service, &body, language, today)) {
+        Ok(advice) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&advice.response).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let code = match e {
+                AdviceError::Data(DataError::Unavailable(_)) => 3,
+                _ => 2,
+            };
+            eprintln!("refused: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
