@@ -45,7 +45,7 @@ pub fn render(ctx: &CardContext<'_>, reviews: &[(ReviewedOrder, OrderReview<'_>)
         })
         .collect();
     // Stable: within an indicator, orders and catalogue order are kept.
-    cards.sort_by(|a, b| b.indicator.cmp(&a.indicator));
+    cards.sort_by_key(|c| std::cmp::Reverse(c.indicator));
     cards
 }
 
@@ -126,15 +126,16 @@ fn card(
 
     let mut suggestions = Vec::new();
     let against = finding.recommendation.is_against();
-    if against && rule.suggest_alternatives {
-        if let Some(alternatives) = &review.alternatives {
-            detail.push_str(&alternatives_text(k, alternatives, lang));
-            if let Some(drug) = order.drug() {
-                suggestions = alternatives
-                    .iter()
-                    .map(|alt| suggestion(ctx, order, drug, *alt))
-                    .collect();
-            }
+    if against
+        && rule.suggest_alternatives
+        && let Some(alternatives) = &review.alternatives
+    {
+        detail.push_str(&alternatives_text(k, alternatives, lang));
+        if let Some(drug) = order.drug() {
+            suggestions = alternatives
+                .iter()
+                .map(|alt| suggestion(ctx, order, drug, *alt))
+                .collect();
         }
     }
     detail.push_str(&match lang {

@@ -290,7 +290,7 @@ impl Ctx<'_> {
                     .filter(|o| within(o.date, from))
                     .collect();
                 // Latest first; undated ones last (they cannot be "the latest").
-                candidates.sort_by(|a, b| b.date.cmp(&a.date));
+                candidates.sort_by_key(|o| std::cmp::Reverse(o.date));
                 if q.which == Which::Latest {
                     candidates.truncate(1);
                 }

@@ -108,10 +108,10 @@ pub fn medication_concept<'a>(
     for t in texts {
         let by_text = knowledge.codes.classify_text(t);
         concept.class.value_sets.union(&by_text.value_sets);
-        if drug.is_none() {
-            if let Some(d) = by_text.drug {
-                drug = Some((d, MatchedBy::Text(t.to_string())));
-            }
+        if drug.is_none()
+            && let Some(d) = by_text.drug
+        {
+            drug = Some((d, MatchedBy::Text(t.to_string())));
         }
     }
     if let Some((d, _)) = &drug {

@@ -236,10 +236,10 @@ pub fn reviewed_orders(
 ) -> Vec<ReviewedOrder> {
     let mut out = Vec::new();
     for d in drafts {
-        if let Some(sel) = selections {
-            if !sel.iter().any(|s| s == &d.reference) {
-                continue;
-            }
+        if let Some(sel) = selections
+            && !sel.iter().any(|s| s == &d.reference)
+        {
+            continue;
         }
         let mut has_reason = false;
         let (subject, reasons, unreadable) = match &d.content {
@@ -252,10 +252,10 @@ pub fn reviewed_orders(
                     reasons.merge(&concept_of(knowledge, rc).class);
                 }
                 for rr in r.reason_reference.iter().flatten() {
-                    if let Some(c) = resolve_condition(record, rr) {
-                        if let Some(cc) = &c.code {
-                            reasons.merge(&concept_of(knowledge, cc).class);
-                        }
+                    if let Some(c) = resolve_condition(record, rr)
+                        && let Some(cc) = &c.code
+                    {
+                        reasons.merge(&concept_of(knowledge, cc).class);
                     }
                 }
                 let subject = match drug {
@@ -310,7 +310,7 @@ fn describe_problem(p: &RecordProblem) -> String {
                 first_line(error)
             )
         }
-        RecordProblem::CutShort { key, reason } => format!("`{key}` is incomplete: {reason}"),
+        RecordProblem::CutShort { key, reason } => format!("'{key}' is incomplete: {reason}"),
     }
 }
 

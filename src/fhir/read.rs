@@ -190,12 +190,12 @@ fn read_resource(
     match kind {
         "Patient" => match parse::<fr::Patient>(raw) {
             Ok(p) => {
-                if let Some(id) = &p.id {
-                    if id != patient_id {
-                        return Err(WrongData(format!(
-                            "prefetch `patient` is Patient/{id}, but context.patientId is another patient"
-                        )));
-                    }
+                if let Some(id) = &p.id
+                    && id != patient_id
+                {
+                    return Err(WrongData(format!(
+                        "prefetch `patient` is Patient/{id}, but context.patientId is another patient"
+                    )));
                 }
                 record.patient = Some(p);
                 Ok(true)
@@ -417,7 +417,7 @@ mod tests {
     fn a_malformed_resource_is_named_and_the_rest_kept() {
         let json = raw(r#"{"resourceType":"Bundle","type":"searchset","entry":[
             {"resource":{"resourceType":"Condition","id":"ok","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}},
-            {"resource":{"resourceType":"Condition","id":"bad","subject":{"reference":"Patient/p1"},"onsetDateTime":"1950-13-45"}}]}"#);
+            {"resource":{"resourceType":"Condition","id":"bad","subject":{"reference":"Patient/p1"},"recordedDate":"1950-13-45"}}]}"#);
         let mut record = PatientRecord::default();
         let reading = read_key("conditions", &json, "p1", &mut record).unwrap();
         assert_eq!(reading.resources, 1);

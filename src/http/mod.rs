@@ -105,10 +105,9 @@ async fn json_body(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        && length > limit
     {
-        if length > limit {
-            return Err(ApiError::TooLarge { limit });
-        }
+        return Err(ApiError::TooLarge { limit });
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) =
@@ -160,11 +159,11 @@ async fn call_service(
     .instrument(span.clone())
     .await;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("elapsed_ms", format!("{elapsed:.3}"));
+    span.record("elapsed_ms", (elapsed * 1000.0).round() / 1000.0);
     match result {
         Ok(advice) => {
-            span.record("hook", advice.hook.as_str());
-            span.record("hook_instance", advice.hook_instance.as_str());
+            span.record("hook", field::display(&advice.hook));
+            span.record("hook_instance", field::display(&advice.hook_instance));
             span.record("orders", advice.orders_reviewed);
             span.record("cards", advice.response.cards.len());
             span.record("status", 200);

@@ -21,8 +21,8 @@ pub enum RequestError {
 }
 
 /// `fhirAuthorization`: the token the EHR lends for FHIR calls. Never logged, never stored.
+/// Its fields are snake_case on the wire (CDS Hooks 2.0 §Passing the Access Token).
 #[derive(Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct FhirAuthorization {
     pub access_token: String,
     #[serde(default)]
@@ -128,19 +128,19 @@ impl<'a> CdsRequest<'a> {
                 "`fhirAuthorization` is given without `fhirServer`".into(),
             ));
         }
-        if let Some(auth) = &wire.fhir_authorization {
-            if auth.access_token.is_empty() {
-                return Err(RequestError::Invalid(
-                    "`fhirAuthorization.access_token` is empty".into(),
-                ));
-            }
+        if let Some(auth) = &wire.fhir_authorization
+            && auth.access_token.is_empty()
+        {
+            return Err(RequestError::Invalid(
+                "`fhirAuthorization.access_token` is empty".into(),
+            ));
         }
-        if let Some(server) = &wire.fhir_server {
-            if !(server.starts_with("https://") || server.starts_with("http://")) {
-                return Err(RequestError::Invalid(
-                    "`fhirServer` must be an http(s) URL".into(),
-                ));
-            }
+        if let Some(server) = &wire.fhir_server
+            && !(server.starts_with("https://") || server.starts_with("http://"))
+        {
+            return Err(RequestError::Invalid(
+                "`fhirServer` must be an http(s) URL".into(),
+            ));
         }
         let raw_context = wire.context.ok_or(RequestError::Missing("context"))?;
         let ctx: WireContext<'a> = serde_json::from_str(raw_context.get())

@@ -1,0 +1,20 @@
+# Build: a release binary. Run: a slim image with the binary and the knowledge files.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN useradd --system --home /data atcds && mkdir -p /data && chown atcds /data
+COPY --from=build /src/target/release/advanced-therapy-cds /usr/local/bin/advanced-therapy-cds
+COPY cds-services /opt/advanced-therapy-cds/cds-services
+USER atcds
+ENV ATCDS_KNOWLEDGE_DIR=/opt/advanced-therapy-cds/cds-services \
+    ATCDS_DATA_DIR=/data \
+    ATCDS_BIND=0.0.0.0:8080 \
+    ATCDS_LOG_FORMAT=json
+VOLUME /data
+EXPOSE 8080
+ENTRYPOINT ["advanced-therapy-cds"]
+CMD ["serve"]

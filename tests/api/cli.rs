@@ -1,0 +1,197 @@
+//! The binary: `evaluate` gives what the server gives; `serve` logs no patient data.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{TestApp, fixture, fixture_json, root, rules_of, service_for};
+
+const BIN: &str = env!("CARGO_BIN_EXE_advanced-therapy-cds");
+
+fn as_of_arg() -> String {
+    fixture_json("cases.json")["as_of"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn evaluate_gives_the_same_cards_as_the_server() {
+    let app = TestApp::start().await;
+    for name in [
+        "baricitinib-age-71-ex-smoker",
+        "tofacitinib-positive-igra-untreated",
+        "dupilumab-pregnant-nl",
+    ] {
+        let rel = format!("requests/{name}.json");
+        let out = Command::new(BIN)
+            .args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"])
+            .arg(root().join("cds-services"))
+            .arg(root().join("fixtures").join(&rel))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let request = fixture_json(&rel);
+        let (_, online) = app.call(service_for(&request), &fixture(&rel)).await;
+        assert_eq!(rules_of(&offline), rules_of(&online), "{name}");
+        assert!(!rules_of(&offline).is_empty(), "{name} has cards");
+    }
+    app.stop().await;
+}
+
+#[test]
+fn evaluate_in_dutch_and_its_exit_codes() {
+    let run = |args: &[&str], file: &str| {
+        Command::new(BIN)
+            .args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"])
+            .arg(root().join("cds-services"))
+            .args(args)
+            .arg(root().join("fixtures").join(file))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--lang", "nl"], "requests/baricitinib-pregnant.json");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        answer["cards"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("afgeraden"),
+        "{answer}"
+    );
+
+    // Without prefetch and without a FHIR server the data cannot be had: exit code 3 (HTTP 412).
+    let mut request = fixture_json("requests/baricitinib-pregnant.json");
+    request.as_object_mut().unwrap().remove("prefetch");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-prefetch.json");
+    std::fs::write(&path, serde_json::to_vec(&request).unwrap()).unwrap();
+    let out = Command::new(BIN)
+        .args(["evaluate", "--knowledge"])
+        .arg(root().join("cds-services"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no fhirServer"));
+}
+
+#[tokio::test]
+async fn served_requests_are_logged_without_patient_data() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--as-of",
+            &as_of_arg(),
+            "--knowledge",
+        ])
+        .arg(root().join("cds-services"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let port = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the server logs its port");
+        log.push(line.clone());
+        if let Some(rest) = line.split("port=").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap();
+        }
+    };
+    let client = reqwest::Client::new();
+    let mut patients = Vec::new();
+    for name in [
+        "baricitinib-age-71-ex-smoker",
+        "baricitinib-pregnant",
+        "dupilumab-pregnant-nl",
+    ] {
+        let rel = format!("requests/{name}.json");
+        let request = fixture_json(&rel);
+        patients.push(request["prefetch"]["patient"].clone());
+        let resp = client
+            .post(format!(
+                "http://127.0.0.1:{port}/cds-services/{}",
+                service_for(&request)
+            ))
+            .header("content-type", "application/json")
+            .body(fixture(&rel))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    // A refused request (another patient's data) is logged too, without the ids in its message.
+    let mut bad = fixture_json("requests/baricitinib-pregnant.json");
+    bad["context"]["patientId"] = "pat-999-secret".into();
+    let resp = client
+        .post(format!(
+            "http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select"
+        ))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&bad).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        log.push(line);
+    }
+    let log = log.join("\n");
+    assert!(
+        log.contains("hook_instance=6f1c5a0e-2b0c-4d8e-9a57-000000000001"),
+        "spans carry the hookInstance:\n{log}"
+    );
+    assert!(
+        log.contains("cards=1"),
+        "spans carry the number of cards:\n{log}"
+    );
+    assert!(log.contains("elapsed_ms="), "spans carry the time:\n{log}");
+    assert!(log.contains("status=422"));
+    for p in patients {
+        let id = p["id"].as_str().unwrap();
+        let family = p["name"][0]["family"].as_str().unwrap();
+        let birth = p["birthDate"].as_str().unwrap();
+        let bsn = p["identifier"][0]["value"].as_str().unwrap();
+        for secret in [id, family, birth, bsn] {
+            assert!(
+                !log.contains(secret),
+                "the log contains patient data {secret:?}:\n{log}"
+            );
+        }
+    }
+    assert!(!log.contains("pat-999-secret"));
+}

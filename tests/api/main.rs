@@ -1,0 +1,10 @@
+//! Black-box tests: the real server on a random port, real HTTP, real FHIR JSON from fixtures/.
+//! One test crate (each file in tests/ would be a binary linking all of fhir-sdk).
+
+mod cli;
+mod discovery;
+mod errors;
+mod feedback;
+mod fixtures;
+mod knowledge;
+mod support;

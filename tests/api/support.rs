@@ -1,0 +1,143 @@
+//! Starting the service for a test and talking to it.
+
+use std::path::{Path, PathBuf};
+
+use actix_web::dev::ServerHandle;
+use advanced_therapy_cds::config::{Clock, Settings, parse_date};
+use advanced_therapy_cds::startup::Application;
+use serde_json::Value;
+
+pub const SELECT: &str = "advanced-therapy-order-select";
+pub const SIGN: &str = "advanced-therapy-order-sign";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> Vec<u8> {
+    let path = root().join("fixtures").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn fixture_json(rel: &str) -> Value {
+    serde_json::from_slice(&fixture(rel)).expect("fixture is JSON")
+}
+
+/// The day the fixtures are written for (fixtures/cases.json `as_of`).
+pub fn as_of() -> time::Date {
+    let cases = fixture_json("cases.json");
+    parse_date(cases["as_of"].as_str().expect("as_of")).expect("as_of date")
+}
+
+pub fn settings(data_dir: &Path) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        knowledge_dir: root().join("cds-services"),
+        data_dir: data_dir.to_path_buf(),
+        clock: Clock::Fixed(as_of()),
+        workers: 2,
+        ..Settings::embedded_default()
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub handle: ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Kept alive for the app's lifetime when the test did not give its own.
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = TestApp::start_with(settings(dir.path())).await;
+        app._data_dir = Some(dir);
+        app
+    }
+
+    pub async fn start_with(settings: Settings) -> TestApp {
+        let app = Application::build(settings)
+            .await
+            .expect("the service starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let task = tokio::spawn(app.run());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            handle,
+            task,
+            _data_dir: None,
+        }
+    }
+
+    /// Graceful stop: in-flight requests finish, the database is closed.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.task
+            .await
+            .expect("server task")
+            .expect("server stopped cleanly");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &[u8],
+        lang: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(lang) = lang {
+            req = req.header("accept-language", lang);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn call(&self, service: &str, body: &[u8]) -> (u16, Value) {
+        let resp = self
+            .post_json(&format!("/cds-services/{service}"), body, None)
+            .await;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text}")),
+        )
+    }
+}
+
+/// The service a request is for, by its hook.
+pub fn service_for(body: &Value) -> &'static str {
+    match body["hook"].as_str() {
+        Some("order-sign") => SIGN,
+        _ => SELECT,
+    }
+}
+
+/// (rule id, indicator) of each card.
+pub fn rules_of(response: &Value) -> Vec<(String, String)> {
+    response["cards"]
+        .as_array()
+        .expect("cards array")
+        .iter()
+        .map(|c| {
+            (
+                c["source"]["topic"]["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                c["indicator"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
