@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::support::{SELECT, TestApp, fixture, settings};
 
-async fn summary(app: &TestApp) -> Value {
+async fn feedback_summary(app: &TestApp) -> Value {
     app.client
         .get(app.url("/feedback/summary"))
         .send()
@@ -69,7 +69,7 @@ async fn feedback_round_trip_survives_a_restart() {
 
     // A new server on the same data directory still has both.
     let app = TestApp::start_with(settings(dir.path())).await;
-    let summary = summary(&app).await;
+    let summary = feedback_summary(&app).await;
     let rows = summary["feedback"].as_array().unwrap();
     assert!(
         rows.contains(
@@ -85,7 +85,7 @@ async fn feedback_round_trip_survives_a_restart() {
     );
     // The same card may get feedback again: stored, not refused.
     assert_eq!(post_feedback(&app, &overridden).await.0, 200);
-    let summary = summary(&app).await;
+    let summary = feedback_summary(&app).await;
     assert!(summary["feedback"].as_array().unwrap().contains(
         &json!({"rule_id": "jak.active-malignancy", "outcome": "overridden", "count": 2})
     ));
@@ -107,7 +107,7 @@ async fn the_specification_examples_are_accepted() {
         assert_eq!(resp.status(), 200, "{f}");
     }
     // Cards not issued by this service are kept, under an unknown rule.
-    let summary = summary(&app).await;
+    let summary = feedback_summary(&app).await;
     assert!(
         summary["feedback"]
             .as_array()
@@ -159,7 +159,7 @@ async fn invalid_feedback_is_refused_with_the_reason() {
         .await;
     assert_eq!(resp.status(), 404);
     // Nothing of the refused bodies was stored.
-    let summary = summary(&app).await;
+    let summary = feedback_summary(&app).await;
     assert_eq!(summary["feedback"], json!([]));
     app.stop().await;
 }
