@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use crate::cards::{self, CardContext};
 use crate::engine::Engine;
-use crate::facts::{self, PatientFacts};
-use crate::fhir::{
-    self, DataError, DraftContent, DraftOrder, FhirServerSettings, PatientRecord, WrongData,
-};
+use crate::facts::{self, OrderSubject, PatientFacts};
+use crate::fhir::{self, DataError, FhirServerSettings, PatientRecord, WrongData};
 use crate::knowledge::Knowledge;
 use crate::protocol::{CdsRequest, CdsResponse, Feedback, RequestError, parse_feedback};
 use crate::vocabulary::{Date, Jurisdiction, Language};
@@ -75,7 +73,7 @@ impl Advisor {
         let selections = request.context.selections.as_deref();
         if let Some(selections) = selections {
             for s in selections {
-                if !drafts.iter().any(|d| &d.reference == s) {
+                if !drafts.orders.iter().any(|d| &d.reference == s) {
                     return Err(RequestError::Invalid(format!(
                         "`context.selections` names {s}, which is not in `context.draftOrders`"
                     ))
@@ -92,24 +90,41 @@ impl Advisor {
         };
 
         // Decide what is in scope from the orders alone: an order for anything else costs no
-        // read of the record and no fetch.
-        let empty = PatientRecord::default();
-        let scoped = facts::reviewed_orders(k, &empty, &drafts, selections, |_| false);
-        let needs_record = drafts_needing_record(&drafts, selections);
-        if !needs_record && !scoped.iter().any(|o| engine.in_scope(o)) {
+        // read of the record and no fetch. An order whose medication is only a reference may be
+        // in scope: the record (or the server) must tell.
+        let from_drafts = PatientRecord {
+            medications: drafts.medications.clone(),
+            ..Default::default()
+        };
+        let scoped = facts::reviewed_orders(k, &from_drafts, &drafts.orders, selections, |_| false);
+        if !scoped
+            .iter()
+            .any(|o| engine.in_scope(o) || matches!(o.subject, OrderSubject::Unidentified { .. }))
+        {
             return Ok(done(0));
         }
 
-        let record = fhir::gather(&request, &k.prefetch, &self.fhir).await?;
-        let patient_facts = PatientFacts::build(k, &record, &drafts, today);
-        let orders: Vec<_> = facts::reviewed_orders(k, &record, &drafts, selections, |d| {
+        let mut record = fhir::gather(&request, &k.prefetch, &self.fhir).await?;
+        record.medications.extend(drafts.medications);
+        let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today);
+        let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| {
             patient_facts.on_drug(d)
-        })
-        .into_iter()
-        .filter(|o| engine.in_scope(o))
-        .collect();
+        });
+        if let Some((order, reference)) = orders.iter().find_map(|o| match &o.subject {
+            OrderSubject::Unidentified {
+                medication_reference,
+            } => Some((&o.reference, medication_reference)),
+            _ => None,
+        }) {
+            return Err(DataError::Unavailable(format!(
+                "{order} names its medication only as {reference}, which neither draftOrders nor the \
+                 prefetch holds: the service cannot tell whether it is a drug it must check"
+            ))
+            .into());
+        }
         let reviews: Vec<_> = orders
             .into_iter()
+            .filter(|o| engine.in_scope(o))
             .map(|o| {
                 let review = engine.review(&patient_facts, &o);
                 (o, review)
@@ -143,25 +158,4 @@ impl Advisor {
             })
             .collect())
     }
-}
-
-/// A selected medication order that names its drug only through a `Medication/…` reference
-/// can be recognised only with the record: read it rather than risk missing a JAK inhibitor.
-fn drafts_needing_record(drafts: &[DraftOrder], selections: Option<&[String]>) -> bool {
-    drafts.iter().any(|d| {
-        let selected = selections.is_none_or(|s| s.contains(&d.reference));
-        let external_reference = match &d.content {
-            DraftContent::Medication(r) => match &r.medication {
-                fhir_sdk::r4b::resources::MedicationRequestMedication::Reference(reference) => {
-                    reference
-                        .reference
-                        .as_deref()
-                        .is_some_and(|t| !t.starts_with('#'))
-                }
-                _ => false,
-            },
-            _ => false,
-        };
-        selected && external_reference
-    })
 }

@@ -57,6 +57,9 @@ fn subject_name(ctx: &CardContext<'_>, order: &ReviewedOrder) -> String {
     match &order.subject {
         OrderSubject::Drug { drug, .. } => drug_name(ctx.knowledge.drug(*drug)),
         OrderSubject::Item(concept) => concept.label.clone(),
+        OrderSubject::Unidentified {
+            medication_reference,
+        } => medication_reference.clone(),
     }
 }
 
@@ -123,13 +126,18 @@ fn card(
     detail.push('\n');
     detail.push_str(rule.advice.get(lang).trim());
     detail.push_str("\n\n");
+    // Advice that belongs to one reason (e.g. this drug's reduced dose).
+    for found in &finding.reasons {
+        if let Some(advice) = &found.reason.advice {
+            detail.push_str(advice.get(lang).trim());
+            detail.push_str("\n\n");
+        }
+    }
 
-    let mut suggestions = Vec::new();
     let against = finding.recommendation.is_against();
-    if against
-        && rule.suggest_alternatives
-        && let Some(alternatives) = &review.alternatives
-    {
+    let offered = offered_alternatives(finding, review, against);
+    let mut suggestions = Vec::new();
+    if let Some(alternatives) = &offered {
         detail.push_str(&alternatives_text(k, alternatives, lang));
         if let Some(drug) = order.drug() {
             suggestions = alternatives
@@ -287,11 +295,39 @@ fn medication_status(s: &str, lang: Language) -> &str {
     }
 }
 
+/// What a card suggests: for a seed-A drug ordered for atopic dermatitis, the drugs the rule
+/// (or its reasons) name, else — on a ↓/↓↓ card — every seed-A alternative; always only those
+/// without a ↓/↓↓ finding of their own. `None`: the card offers nothing and says nothing.
+fn offered_alternatives(
+    finding: &Finding<'_>,
+    review: &OrderReview<'_>,
+    against: bool,
+) -> Option<Vec<DrugId>> {
+    let alternatives = review.alternatives.as_ref()?;
+    let mut named = finding.rule.suggest.unwrap_or_default();
+    for found in &finding.reasons {
+        named.0 |= found.reason.suggest.0;
+    }
+    if !named.is_empty() {
+        Some(
+            alternatives
+                .iter()
+                .copied()
+                .filter(|d| named.contains(*d))
+                .collect(),
+        )
+    } else if against && finding.rule.suggest_alternatives {
+        Some(alternatives.clone())
+    } else {
+        None
+    }
+}
+
 fn alternatives_text(k: &Knowledge, alternatives: &[DrugId], lang: Language) -> String {
     if alternatives.is_empty() {
         return match lang {
-            Language::En => "**No alternative suggested**: every other drug of the atopic-dermatitis decision matrix also has a ↓ or ↓↓ finding for this patient.\n\n".into(),
-            Language::Nl => "**Geen alternatief voorgesteld**: elk ander middel uit de keuzematrix constitutioneel eczeem heeft voor deze patiënt ook een ↓ of ↓↓.\n\n".into(),
+            Language::En => "**No alternative suggested**: every drug of the atopic-dermatitis decision matrix that could replace this one has a ↓ or ↓↓ finding for this patient too.\n\n".into(),
+            Language::Nl => "**Geen alternatief voorgesteld**: elk middel uit de keuzematrix constitutioneel eczeem dat dit kan vervangen heeft voor deze patiënt ook een ↓ of ↓↓.\n\n".into(),
         };
     }
     let names = alternatives
@@ -361,20 +397,26 @@ fn suggestion(
         label,
         uuid: uuid::Uuid::new_v4().to_string(),
         is_recommended: None,
-        actions: vec![
-            Action {
-                kind: ActionType::Delete,
-                description: delete,
-                resource: None,
-                resource_id: Some(order.reference.clone()),
-            },
-            Action {
+        actions: {
+            // A draft without an id cannot be named in `resourceId`: then the prescriber
+            // removes it, and the suggestion only creates the alternative.
+            let mut actions = Vec::with_capacity(2);
+            if order.deletable {
+                actions.push(Action {
+                    kind: ActionType::Delete,
+                    description: delete,
+                    resource: None,
+                    resource_id: Some(order.reference.clone()),
+                });
+            }
+            actions.push(Action {
                 kind: ActionType::Create,
                 description: create,
                 resource: Some(resource),
                 resource_id: None,
-            },
-        ],
+            });
+            actions
+        },
     }
 }
 

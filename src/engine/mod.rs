@@ -1,9 +1,12 @@
 //! The rule engine: patient facts + an order under review → findings. It evaluates the
 //! compiled rule language and nothing else; it knows nothing of HTTP, FHIR JSON or card text.
 
-use crate::facts::{ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
+use crate::facts::{
+    DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before,
+};
 use crate::knowledge::{
-    ConditionStatusFilter, Criterion, Knowledge, Reason, Rule, RuleTarget, ValueSetMask, Which,
+    ConditionStatusFilter, Criterion, Knowledge, NumericTest, Reason, Rule, RuleTarget,
+    ValueSetMask, Which,
 };
 use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
 
@@ -12,8 +15,9 @@ use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
 pub struct Evidence {
     pub label: String,
     pub date: Option<Date>,
-    /// When the fact ended (a resolved condition), if recorded.
-    pub ended: Option<Date>,
+    /// The date by which "did something follow it" is judged: a condition's end, else its
+    /// onset (never the day it was typed in); other facts' own date.
+    pub event_date: Option<Date>,
     pub detail: EvidenceDetail,
 }
 
@@ -22,7 +26,7 @@ impl Evidence {
         Evidence {
             label,
             date,
-            ended: None,
+            event_date: date,
             detail,
         }
     }
@@ -97,7 +101,11 @@ impl<'k> Engine<'k> {
 
     /// Every rule that fires for the order, in catalogue order.
     pub fn findings(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Vec<Finding<'k>> {
-        let ctx = Ctx { facts, order };
+        let ctx = Ctx {
+            knowledge: self.knowledge,
+            facts,
+            order,
+        };
         let mut findings = Vec::new();
         for rule in &self.knowledge.rules {
             if !rule.runs_in(self.jurisdiction)
@@ -110,7 +118,10 @@ impl<'k> Engine<'k> {
             for reason in &rule.reasons {
                 let for_drug = reason.applies_to.is_empty()
                     || order.drug().is_some_and(|d| reason.applies_to.contains(d));
-                if !for_drug || (reason.start_only && !order.new_start) {
+                if !for_drug
+                    || (reason.start_only && !order.new_start)
+                    || !reason.runs_in(self.jurisdiction)
+                {
                     continue;
                 }
                 if let Some(evidence) = ctx.eval(&reason.when) {
@@ -161,15 +172,24 @@ impl<'k> Engine<'k> {
     }
 
     fn for_atopic_dermatitis(&self, facts: &PatientFacts, order: &ReviewedOrder) -> bool {
-        let ad = self.knowledge.ad_indication;
-        if order.has_reason {
-            return order.reasons.value_sets.contains(ad);
-        }
-        facts
-            .conditions
-            .iter()
-            .any(|c| c.active && c.concept.class.value_sets.contains(ad))
+        for_indication(facts, order, self.knowledge.ad_indication)
     }
+}
+
+/// The order is for this indication: its reason says so, or it names no reason and the
+/// patient has an active condition in the value set (rules-catalog.md, AD and IBD context).
+fn for_indication(
+    facts: &PatientFacts,
+    order: &ReviewedOrder,
+    vs: crate::knowledge::ValueSetId,
+) -> bool {
+    if order.has_reason {
+        return order.reasons.value_sets.contains(vs);
+    }
+    facts
+        .conditions
+        .iter()
+        .any(|c| c.active && c.concept.class.value_sets.contains(vs))
 }
 
 fn targets(rule: &Rule, order: &ReviewedOrder) -> bool {
@@ -183,6 +203,7 @@ fn targets(rule: &Rule, order: &ReviewedOrder) -> bool {
 }
 
 struct Ctx<'a> {
+    knowledge: &'a Knowledge,
     facts: &'a PatientFacts,
     order: &'a ReviewedOrder,
 }
@@ -231,6 +252,32 @@ impl Ctx<'_> {
             Criterion::Sex(s) => (facts.sex == *s).then(Vec::new),
             Criterion::AgeUnknown => facts.age.is_none().then(Vec::new),
             Criterion::NewStart => self.order.new_start.then(Vec::new),
+            Criterion::Indication(vs) => for_indication(facts, self.order, *vs).then(|| {
+                vec![Evidence::new(
+                    self.knowledge.value_set(*vs).title.clone(),
+                    None,
+                    EvidenceDetail::None,
+                )]
+            }),
+            Criterion::Dose { mg, per_day } => self.order.dose.matches(*mg, *per_day).then(|| {
+                vec![Evidence::new(
+                    String::new(),
+                    None,
+                    EvidenceDetail::Value(format!(
+                        "{} mg × {}/day",
+                        trim_number(*mg),
+                        trim_number(*per_day)
+                    )),
+                )]
+            }),
+            Criterion::DoseUnreadable => match &self.order.dose {
+                DoseReading::Unreadable(text) => Some(vec![Evidence::new(
+                    format!("\"{text}\""),
+                    None,
+                    EvidenceDetail::None,
+                )]),
+                _ => None,
+            },
             Criterion::RecordProblems => (!facts.record_problems.is_empty()).then(|| {
                 facts
                     .record_problems
@@ -259,6 +306,7 @@ impl Ctx<'_> {
                         ConditionStatusFilter::Any => true,
                         ConditionStatusFilter::Active => c.active,
                         ConditionStatusFilter::History => !c.active,
+                        ConditionStatusFilter::Resolved => c.status == "resolved",
                     })
                     .filter(|c| {
                         q.severity_in
@@ -271,7 +319,7 @@ impl Ctx<'_> {
                             Evidence {
                                 label: c.concept.label.clone(),
                                 date: c.date,
-                                ended: c.ended,
+                                event_date: c.ended.or(c.onset),
                                 detail: EvidenceDetail::ConditionStatus(c.status.clone()),
                             },
                         )
@@ -289,23 +337,25 @@ impl Ctx<'_> {
                     .filter(|o| o.concept.class.value_sets.contains(q.value_set))
                     .filter(|o| within(o.date, from))
                     .collect();
-                // Latest first; undated ones last (they cannot be "the latest").
+                // Latest first; undated ones last (they cannot be "the latest"). Observations of the
+                // latest day all count: a same-day pair (an induration and its reading) is one test.
                 candidates.sort_by_key(|o| std::cmp::Reverse(o.date));
                 if q.which == Which::Latest {
-                    candidates.truncate(1);
+                    let latest = candidates.first().map(|o| o.date);
+                    candidates.retain(|o| Some(o.date) == latest);
                 }
                 let mut items: Vec<(Option<Date>, Evidence)> = candidates
                     .into_iter()
                     .filter(|o| match q.answer_in {
                         None => true,
-                        Some(vs) => {
-                            let coded = match &o.value {
-                                ObservedValue::Coded(c) => c.class.value_sets,
-                                _ => ValueSetMask::default(),
-                            };
-                            coded.contains(vs) || o.interpretation.value_sets.contains(vs)
-                        }
+                        Some(vs) => answer_mask(o).contains(vs),
                     })
+                    .filter(|o| {
+                        q.answer_not_in
+                            .is_none_or(|vs| !answer_mask(o).contains(vs))
+                    })
+                    .filter(|o| !q.with_value || !matches!(o.value, ObservedValue::None))
+                    .filter(|o| self.numeric_holds(q.numeric, &o.value))
                     .map(|o| {
                         let value = match &o.value {
                             ObservedValue::Coded(c) => c.label.clone(),
@@ -359,7 +409,9 @@ impl Ctx<'_> {
                     .filter(|i| i.concept.class.value_sets.contains(q.value_set))
                     .filter(|i| {
                         i.date.is_some_and(|d| {
-                            d <= today && (today - d).whole_days() < i64::from(q.within_days)
+                            d <= today
+                                && q.within_days
+                                    .is_none_or(|w| (today - d).whole_days() < i64::from(w))
                         })
                     })
                     .map(|i| Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::None))
@@ -374,8 +426,10 @@ impl Ctx<'_> {
                     .filter(|i| i.concept.class.value_sets.contains(q.value_set))
                     .filter(|i| i.reference.as_deref() != Some(self.order.reference.as_str()))
                     .filter(|i| {
-                        i.date
-                            .is_none_or(|d| (d - today).whole_days() <= i64::from(q.within_days))
+                        i.date.is_none_or(|d| {
+                            q.within_days
+                                .is_none_or(|w| (d - today).whole_days() <= i64::from(w))
+                        })
                     })
                     .map(|i| {
                         Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::Planned)
@@ -383,6 +437,41 @@ impl Ctx<'_> {
                     .collect();
                 (!items.is_empty()).then_some(items)
             }
+        }
+    }
+
+    /// A numeric test on an observed value; a unit the quantity kind does not know is never
+    /// converted by guesswork (the value then fails every comparison, and only
+    /// `unit_not_understood` holds).
+    fn numeric_holds(&self, test: Option<NumericTest>, value: &ObservedValue) -> bool {
+        let Some(test) = test else { return true };
+        match (test, value) {
+            (
+                NumericTest::Compare {
+                    quantity,
+                    below,
+                    at_least,
+                },
+                ObservedValue::Quantity { value, unit },
+            ) => {
+                match self
+                    .knowledge
+                    .quantity(quantity)
+                    .convert(*value, unit.as_deref())
+                {
+                    Some(v) => below.is_none_or(|b| v < b) && at_least.is_none_or(|a| v >= a),
+                    None => false,
+                }
+            }
+            (NumericTest::Compare { .. }, _) => false,
+            (NumericTest::UnitNotUnderstood(quantity), ObservedValue::Quantity { value, unit }) => {
+                self.knowledge
+                    .quantity(quantity)
+                    .convert(*value, unit.as_deref())
+                    .is_none()
+            }
+            (NumericTest::UnitNotUnderstood(_), ObservedValue::None) => false,
+            (NumericTest::UnitNotUnderstood(_), _) => true,
         }
     }
 
@@ -396,12 +485,29 @@ impl Ctx<'_> {
             .eval(follow)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|e| e.ended.or(e.date))
+            .filter_map(|e| e.event_date)
             .collect();
         items.retain(|(date, _)| match date {
             Some(d) => !later.iter().any(|l| l >= d),
             None => true,
         });
+    }
+}
+
+/// The value sets an observation's coded answer (value or interpretation) belongs to.
+fn answer_mask(o: &crate::facts::ObservationFact) -> ValueSetMask {
+    let mut mask = o.interpretation.value_sets;
+    if let ObservedValue::Coded(c) = &o.value {
+        mask.union(&c.class.value_sets);
+    }
+    mask
+}
+
+fn trim_number(n: f64) -> String {
+    if n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else {
+        format!("{n}")
     }
 }
 

@@ -3,6 +3,7 @@
 //! against the knowledge's value sets, and the orders to review.
 
 mod concepts;
+mod dose;
 
 use fhir_sdk::r4b::resources::{
     Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest,
@@ -17,6 +18,7 @@ use fhir_sdk::r4b::types::Reference;
 
 use concepts::{CodingRef, codings, concept_of, day, day_of, day_of_instant, medication_concept};
 pub use concepts::{Concept, MatchedBy, age_on, months_before};
+pub use dose::{DoseReading, read_text as read_dose_text};
 
 use crate::fhir::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
 use crate::knowledge::{Classification, Knowledge, MedicationStatus};
@@ -28,7 +30,10 @@ pub struct ConditionFact {
     /// active / recurrence / relapse; otherwise history (inactive, remission, resolved).
     pub active: bool,
     pub status: String,
+    /// Onset, else the day it was recorded: what the prescriber is shown.
     pub date: Option<Date>,
+    /// Onset only: when the condition itself began (a recording date is not an event date).
+    pub onset: Option<Date>,
     /// When it ended (abatement), for "was it treated afterwards" questions.
     pub ended: Option<Date>,
     pub severity: Classification,
@@ -59,6 +64,7 @@ pub struct MedicationFact {
     pub date: Option<Date>,
     /// `MedicationRequest/id` of a draft, to tell the order under review from its companions.
     pub reference: Option<String>,
+    pub dose: DoseReading,
 }
 
 #[derive(Debug, Clone)]
@@ -90,8 +96,11 @@ pub struct PatientFacts {
 pub enum OrderSubject {
     /// One of the seven drugs.
     Drug { drug: DrugId, matched_by: MatchedBy },
-    /// A vaccine (classified against the value sets: live or not).
+    /// Anything else, classified against the value sets (a live vaccine, say).
     Item(Concept),
+    /// The order names its medication only by a reference that cannot be resolved: it may be
+    /// one of the seven drugs, so it cannot be passed over.
+    Unidentified { medication_reference: String },
 }
 
 /// An order the hook asks the service to review.
@@ -107,13 +116,16 @@ pub struct ReviewedOrder {
     pub has_reason: bool,
     /// The order could not be read; only its drug was recognised.
     pub unreadable: Option<String>,
+    pub dose: DoseReading,
+    /// The draft has a resource id, so a suggestion can delete it.
+    pub deletable: bool,
 }
 
 impl ReviewedOrder {
     pub fn drug(&self) -> Option<DrugId> {
         match &self.subject {
             OrderSubject::Drug { drug, .. } => Some(*drug),
-            OrderSubject::Item(_) => None,
+            OrderSubject::Item(_) | OrderSubject::Unidentified { .. } => None,
         }
     }
 }
@@ -242,10 +254,12 @@ pub fn reviewed_orders(
             continue;
         }
         let mut has_reason = false;
+        let mut dose = DoseReading::Missing;
         let (subject, reasons, unreadable) = match &d.content {
             DraftContent::Medication(r) => {
                 has_reason = r.reason_code.iter().flatten().next().is_some()
                     || r.reason_reference.iter().flatten().next().is_some();
+                dose = dose::read(&r.dosage_instruction);
                 let (concept, drug) = medication_of(knowledge, record, r);
                 let mut reasons = Classification::default();
                 for rc in r.reason_code.iter().flatten() {
@@ -258,9 +272,12 @@ pub fn reviewed_orders(
                         reasons.merge(&concept_of(knowledge, cc).class);
                     }
                 }
-                let subject = match drug {
-                    Some((drug, matched_by)) => OrderSubject::Drug { drug, matched_by },
-                    None => OrderSubject::Item(concept),
+                let subject = match (drug, unresolved_reference(record, r)) {
+                    (Some((drug, matched_by)), _) => OrderSubject::Drug { drug, matched_by },
+                    (None, Some(medication_reference)) => OrderSubject::Unidentified {
+                        medication_reference,
+                    },
+                    (None, None) => OrderSubject::Item(concept),
                 };
                 (subject, reasons, None)
             }
@@ -284,7 +301,7 @@ pub fn reviewed_orders(
         };
         let new_start = match &subject {
             OrderSubject::Drug { drug, .. } => !on_drug(*drug),
-            OrderSubject::Item(_) => true,
+            OrderSubject::Item(_) | OrderSubject::Unidentified { .. } => true,
         };
         out.push(ReviewedOrder {
             reference: d.reference.clone(),
@@ -293,6 +310,8 @@ pub fn reviewed_orders(
             reasons,
             has_reason,
             unreadable,
+            dose,
+            deletable: d.has_id,
         });
     }
     out
@@ -306,7 +325,7 @@ fn describe_problem(p: &RecordProblem) -> String {
             error,
         } => {
             format!(
-                "{resource} (prefetch `{key}`) could not be read: {}",
+                "{resource} (prefetch key '{key}') could not be read: {}",
                 first_line(error)
             )
         }
@@ -336,12 +355,12 @@ fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
         Some(_) => false,
         None => c.abatement.is_none(),
     };
-    let date = match &c.onset {
+    let onset = match &c.onset {
         Some(ConditionOnset::DateTime(dt)) => day_of(dt),
         Some(ConditionOnset::Period(p)) => p.start.as_ref().and_then(day_of),
         _ => None,
-    }
-    .or_else(|| c.recorded_date.as_ref().and_then(day_of));
+    };
+    let date = onset.or_else(|| c.recorded_date.as_ref().and_then(day_of));
     let ended = match &c.abatement {
         Some(ConditionAbatement::DateTime(dt)) => day_of(dt),
         Some(ConditionAbatement::Period(p)) => p.end.as_ref().or(p.start.as_ref()).and_then(day_of),
@@ -358,6 +377,7 @@ fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
             }
         }),
         date: date.or(ended),
+        onset,
         ended,
         severity: c
             .severity
@@ -487,6 +507,7 @@ fn medication_request(
         status,
         date: r.authored_on.as_ref().and_then(day_of),
         reference: reference.map(str::to_string),
+        dose: dose::read(&r.dosage_instruction),
     }
 }
 
@@ -496,7 +517,8 @@ fn medication_statement(
     s: &MedicationStatement,
 ) -> Option<MedicationFact> {
     let status = match s.status.as_str() {
-        "active" | "intended" => MedicationStatus::Active,
+        // "intended" is a plan, not a treatment: it makes no continuation.
+        "active" => MedicationStatus::Active,
         "on-hold" => MedicationStatus::OnHold,
         "completed" => MedicationStatus::Completed,
         "stopped" => MedicationStatus::Stopped,
@@ -522,6 +544,7 @@ fn medication_statement(
         status,
         date,
         reference: None,
+        dose: dose::read(&s.dosage),
     })
 }
 
@@ -566,8 +589,27 @@ fn referenced_medication(
     }
 }
 
+/// A ServiceRequest's code: by its codings only. Its free text is no evidence of a vaccine
+/// (a lab order "MMR IgG" names the vaccine's antigens).
 fn service_concept(knowledge: &Knowledge, cc: &fhir_sdk::r4b::types::CodeableConcept) -> Concept {
-    medication_concept(knowledge, codings(cc), cc.text.as_deref()).0
+    concept_of(knowledge, cc)
+}
+
+/// An external `medicationReference` that neither the draft orders nor the record resolve.
+fn unresolved_reference(record: &PatientRecord, r: &MedicationRequest) -> Option<String> {
+    let MedicationRequestMedication::Reference(reference) = &r.medication else {
+        return None;
+    };
+    let target = reference.reference.as_deref()?;
+    if target.starts_with('#') {
+        return None;
+    }
+    let id = target.rsplit('/').next().unwrap_or("");
+    let resolved = record
+        .medications
+        .iter()
+        .any(|m| !id.is_empty() && m.id.as_deref() == Some(id));
+    (!resolved).then(|| target.to_string())
 }
 
 fn resolve_condition<'r>(

@@ -8,7 +8,7 @@ mod server;
 use std::collections::BTreeMap;
 
 pub use read::{WrongData, allowed_types, outcome_message, read_draft_orders, read_key};
-pub use record::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
+pub use record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
 pub use server::FhirServerSettings;
 
 use crate::protocol::{CdsRequest, PrefetchValue};

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::record::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
+use super::record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
 
 /// The data under a key is not what the key promises: the request is refused (4xx).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -348,7 +348,7 @@ fn check_patient(
 }
 
 /// Read `context.draftOrders`.
-pub fn read_draft_orders(raw: &RawValue) -> Result<Vec<DraftOrder>, WrongData> {
+pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
     let peek: Peek = serde_json::from_str(raw.get())
         .map_err(|_| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
     if peek.resource_type.as_deref() != Some("Bundle") {
@@ -358,7 +358,7 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<Vec<DraftOrder>, WrongData> {
     }
     let bundle: WireBundle = serde_json::from_str(raw.get())
         .map_err(|e| WrongData(format!("`context.draftOrders` cannot be read: {e}")))?;
-    let mut orders = Vec::with_capacity(bundle.entry.len());
+    let mut drafts = DraftOrders::default();
     for (i, entry) in bundle.entry.iter().enumerate() {
         let Some(resource) = entry.resource else {
             return Err(WrongData(format!(
@@ -384,6 +384,13 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<Vec<DraftOrder>, WrongData> {
                 .unwrap_or_else(|| format!("{kind}/#{i}")),
         };
         let content = match kind {
+            // A Medication that an order's medicationReference points to.
+            "Medication" => {
+                if let Ok(m) = parse(resource) {
+                    drafts.medications.push(m);
+                }
+                continue;
+            }
             "MedicationRequest" => match parse(resource) {
                 Ok(r) => DraftContent::Medication(r),
                 Err(error) => DraftContent::Unreadable {
@@ -400,9 +407,13 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<Vec<DraftOrder>, WrongData> {
             },
             _ => DraftContent::Other,
         };
-        orders.push(DraftOrder { reference, content });
+        drafts.orders.push(DraftOrder {
+            reference,
+            has_id: peek.id.is_some(),
+            content,
+        });
     }
-    Ok(orders)
+    Ok(drafts)
 }
 
 #[cfg(test)]

@@ -39,7 +39,17 @@ pub struct PatientRecord {
 pub struct DraftOrder {
     /// `ResourceType/id`, as `context.selections` names it.
     pub reference: String,
+    /// The entry has a resource id (only then can a suggestion delete it by `resourceId`).
+    pub has_id: bool,
     pub content: DraftContent,
+}
+
+/// `context.draftOrders`: the orders, and Medication resources their `medicationReference`s
+/// may point to.
+#[derive(Debug, Default)]
+pub struct DraftOrders {
+    pub orders: Vec<DraftOrder>,
+    pub medications: Vec<Medication>,
 }
 
 #[derive(Debug)]

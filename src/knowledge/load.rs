@@ -125,6 +125,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let systems: Option<SystemsFile> = l.read("systems.toml");
     let drugs: Option<DrugsFile> = l.read("drugs.toml");
     let definitions: Option<DefinitionsFile> = l.read("definitions.toml");
+    let units: Option<UnitsFile> = l.read("units.toml");
     let mut value_set_files = Vec::new();
     for file in l.list("value-sets") {
         if let Some(vs) = l.read::<ValueSetsFile>(&file) {
@@ -137,8 +138,14 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             rule_files.push((file, rule));
         }
     }
-    let (Some(catalogue), Some(service), Some(systems), Some(drugs), Some(definitions)) =
-        (catalogue, service, systems, drugs, definitions)
+    let (
+        Some(catalogue),
+        Some(service),
+        Some(systems),
+        Some(drugs),
+        Some(definitions),
+        Some(units),
+    ) = (catalogue, service, systems, drugs, definitions, units)
     else {
         return Err(KnowledgeErrors(l.errors));
     };
@@ -381,10 +388,45 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         })
         .collect();
 
+    // Quantity kinds.
+    let mut quantities = Vec::new();
+    for (key, q) in &units.quantities {
+        let entry = format!("quantity `{key}`");
+        if blank(&q.source) {
+            l.error("units.toml", &entry, "has no source");
+        }
+        if q.unverified {
+            unverified.push(format!("units.toml: {entry}"));
+        }
+        if !q.factors.contains_key(&q.unit) {
+            l.error(
+                "units.toml",
+                &entry,
+                format!("its unit `{}` has no factor (1.0)", q.unit),
+            );
+        }
+        quantities.push(QuantityKind {
+            key: key.clone(),
+            unit: q.unit.clone(),
+            factors: q
+                .factors
+                .iter()
+                .map(|(u, f)| (u.trim().to_lowercase(), *f))
+                .collect(),
+            source: q.source.clone(),
+        });
+    }
+    let quantity_ids: HashMap<String, QuantityId> = quantities
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.key.clone(), QuantityId(i as u8)))
+        .collect();
+
     // Rules.
     let ctx = CompileContext {
         vs_ids: &vs_ids,
         definitions: &definitions.definitions,
+        quantities: &quantity_ids,
     };
     for (name, def) in &definitions.definitions {
         if blank(&def.source) {
@@ -476,18 +518,18 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 RuleTarget::Drugs(applies_to)
             }
         };
-        let jurisdictions = spec
-            .jurisdictions
-            .iter()
-            .filter_map(|j| match j.parse::<Jurisdiction>() {
-                Ok(j) => Some(j),
-                Err(e) => {
-                    l.error(file, &entry, e);
+        let jurisdictions = parse_jurisdictions(&mut l, file, &entry, &spec.jurisdictions);
+        let (title, summary, advice) = rule_texts(&mut l, file, &entry, &spec.text);
+        let only_if = match &spec.only_if {
+            None => None,
+            Some(c) => match ctx.compile(c, &mut Vec::new()) {
+                Ok(c) => Some(c),
+                Err(message) => {
+                    l.error(file, format!("{entry}, only_if"), message);
                     None
                 }
-            })
-            .collect();
-        let (title, summary, advice) = rule_texts(&mut l, file, &entry, &spec.text);
+            },
+        };
         let mut reasons = Vec::new();
         let mut reason_ids = BTreeSet::new();
         if spec.reasons.is_empty() {
@@ -531,11 +573,27 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 }
                 set
             };
+            let reason_advice = if reason.advice.is_empty() {
+                None
+            } else {
+                Some(localized(&mut l, file, &r_entry, "advice", &reason.advice))
+            };
+            let reason_suggest = drug_set(
+                &mut l,
+                file,
+                &r_entry,
+                &reason.suggest,
+                &drug_keys,
+                &drug_list,
+            );
             reasons.push(Reason {
                 id: reason.id.clone(),
                 when,
                 source: reason.source.clone(),
                 label,
+                jurisdictions: parse_jurisdictions(&mut l, file, &r_entry, &reason.jurisdictions),
+                advice: reason_advice,
+                suggest: reason_suggest,
                 recommendation: reason
                     .recommendation
                     .map(recommendation)
@@ -555,6 +613,9 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             start_only: spec.start_only,
             jurisdictions,
             suggest_alternatives: spec.suggest_alternatives,
+            suggest: (!spec.suggest.is_empty())
+                .then(|| drug_set(&mut l, file, &entry, &spec.suggest, &drug_keys, &drug_list)),
+            only_if,
             summary,
             advice,
             reasons,
@@ -646,10 +707,28 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         codes,
         rules,
         ad_indication,
+        quantities,
         system_uris,
         unverified,
         not_implemented,
     })
+}
+
+fn parse_jurisdictions(
+    l: &mut Loader,
+    file: &str,
+    entry: &str,
+    list: &[String],
+) -> Vec<Jurisdiction> {
+    list.iter()
+        .filter_map(|j| match j.parse::<Jurisdiction>() {
+            Ok(j) => Some(j),
+            Err(e) => {
+                l.error(file, entry, e);
+                None
+            }
+        })
+        .collect()
 }
 
 fn recommendation(spec: RecommendationSpec) -> Recommendation {
@@ -799,6 +878,7 @@ fn collect_observation_sets(c: &Criterion, out: &mut BTreeSet<ValueSetId>) {
 struct CompileContext<'a> {
     vs_ids: &'a HashMap<String, ValueSetId>,
     definitions: &'a BTreeMap<String, DefinitionSpec>,
+    quantities: &'a HashMap<String, QuantityId>,
 }
 
 impl CompileContext<'_> {
@@ -813,6 +893,32 @@ impl CompileContext<'_> {
         match months {
             Some(0) => Err("within_months must be at least 1".into()),
             m => Ok(m),
+        }
+    }
+
+    fn numeric(&self, o: &ObservationSpec) -> Result<Option<NumericTest>, String> {
+        let bounds = o.below.is_some() || o.at_least.is_some();
+        let Some(name) = &o.quantity else {
+            if bounds || o.unit_not_understood {
+                return Err("below / at_least / unit_not_understood need a `quantity`".into());
+            }
+            return Ok(None);
+        };
+        let quantity = *self
+            .quantities
+            .get(name)
+            .ok_or_else(|| format!("quantity `{name}` is not defined in units.toml"))?;
+        match (bounds, o.unit_not_understood) {
+            (true, false) => Ok(Some(NumericTest::Compare {
+                quantity,
+                below: o.below,
+                at_least: o.at_least,
+            })),
+            (false, true) => Ok(Some(NumericTest::UnitNotUnderstood(quantity))),
+            (true, true) => Err("give bounds or unit_not_understood, not both".into()),
+            (false, false) => Err(format!(
+                "quantity `{name}` without below / at_least / unit_not_understood"
+            )),
         }
     }
 
@@ -884,9 +990,10 @@ impl CompileContext<'_> {
                     None | Some("any") => ConditionStatusFilter::Any,
                     Some("active") => ConditionStatusFilter::Active,
                     Some("history") => ConditionStatusFilter::History,
+                    Some("resolved") => ConditionStatusFilter::Resolved,
                     Some(other) => {
                         return Err(format!(
-                            "unknown condition status `{other}` (active, history, any)"
+                            "unknown condition status `{other}` (active, history, resolved, any)"
                         ));
                     }
                 },
@@ -912,6 +1019,13 @@ impl CompileContext<'_> {
                     .as_deref()
                     .map(|s| self.value_set(s))
                     .transpose()?,
+                answer_not_in: o
+                    .answer_not_in
+                    .as_deref()
+                    .map(|s| self.value_set(s))
+                    .transpose()?,
+                with_value: o.with_value,
+                numeric: self.numeric(o)?,
                 unless_followed_by: self.followed_by(&o.unless_followed_by, stack)?,
             }),
             CriterionSpec::Medication(m) => {
@@ -945,10 +1059,22 @@ impl CompileContext<'_> {
             CriterionSpec::RecordProblems(true) => Criterion::RecordProblems,
             CriterionSpec::OrderUnreadable(true) => Criterion::OrderUnreadable,
             CriterionSpec::NewStart(true) => Criterion::NewStart,
+            CriterionSpec::DoseUnreadable(true) => Criterion::DoseUnreadable,
+            CriterionSpec::Indication(vs) => Criterion::Indication(self.value_set(vs)?),
+            CriterionSpec::Dose(d) => {
+                if !(d.mg > 0.0 && d.per_day > 0.0) {
+                    return Err("dose needs mg and per_day above 0".into());
+                }
+                Criterion::Dose {
+                    mg: d.mg,
+                    per_day: d.per_day,
+                }
+            }
             CriterionSpec::AgeUnknown(false)
             | CriterionSpec::RecordProblems(false)
             | CriterionSpec::OrderUnreadable(false)
-            | CriterionSpec::NewStart(false) => {
+            | CriterionSpec::NewStart(false)
+            | CriterionSpec::DoseUnreadable(false) => {
                 return Err("write `= true`, or use `not`".into());
             }
         })

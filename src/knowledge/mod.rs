@@ -5,7 +5,7 @@ mod codes;
 mod load;
 pub mod spec;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use codes::{Classification, CodeIndex, SystemId, ValueSetId, ValueSetMask, normalize_text};
 pub use load::{KnowledgeError, KnowledgeErrors};
@@ -113,7 +113,10 @@ impl DrugSet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConditionStatusFilter {
     Active,
+    /// inactive, remission or resolved.
     History,
+    /// resolved only (e.g. TB marked treated).
+    Resolved,
     Any,
 }
 
@@ -157,12 +160,49 @@ pub struct ConditionQuery {
     pub unless_followed_by: Option<Box<Criterion>>,
 }
 
+/// Index of a quantity kind of `units.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantityId(pub u8);
+
+/// A kind of quantity (eGFR, a blood count, haemoglobin) and the units it may come in.
+#[derive(Debug, Clone)]
+pub struct QuantityKind {
+    pub key: String,
+    pub unit: String,
+    /// Lower-cased unit → factor to `unit`.
+    pub factors: HashMap<String, f64>,
+    pub source: String,
+}
+
+impl QuantityKind {
+    /// The value in this kind's unit; `None` for a unit it does not know (never guessed).
+    pub fn convert(&self, value: f64, unit: Option<&str>) -> Option<f64> {
+        let unit = unit?.trim().to_lowercase();
+        self.factors.get(&unit).map(|f| value * f)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum NumericTest {
+    /// The value, converted, must be below / at least the bounds given.
+    Compare {
+        quantity: QuantityId,
+        below: Option<f64>,
+        at_least: Option<f64>,
+    },
+    /// The value is there but in a unit the quantity kind does not know.
+    UnitNotUnderstood(QuantityId),
+}
+
 #[derive(Debug, Clone)]
 pub struct ObservationQuery {
     pub value_set: ValueSetId,
     pub which: Which,
     pub within_months: Option<u32>,
     pub answer_in: Option<ValueSetId>,
+    pub answer_not_in: Option<ValueSetId>,
+    pub with_value: bool,
+    pub numeric: Option<NumericTest>,
     pub unless_followed_by: Option<Box<Criterion>>,
 }
 
@@ -175,7 +215,8 @@ pub struct MedicationQuery {
 #[derive(Debug, Clone)]
 pub struct ImmunizationQuery {
     pub value_set: ValueSetId,
-    pub within_days: u32,
+    /// `None`: ever.
+    pub within_days: Option<u32>,
 }
 
 /// A compiled, checked criterion of the rule language (see `spec::CriterionSpec`).
@@ -198,6 +239,12 @@ pub enum Criterion {
     RecordProblems,
     OrderUnreadable,
     NewStart,
+    Indication(ValueSetId),
+    Dose {
+        mg: f64,
+        per_day: f64,
+    },
+    DoseUnreadable,
 }
 
 /// What orders a rule reviews.
@@ -217,6 +264,10 @@ pub struct Reason {
     pub recommendation: Recommendation,
     pub applies_to: DrugSet,
     pub start_only: bool,
+    /// Empty: every jurisdiction.
+    pub jurisdictions: Vec<Jurisdiction>,
+    pub advice: Option<Localized>,
+    pub suggest: DrugSet,
 }
 
 #[derive(Debug, Clone)]
@@ -232,12 +283,21 @@ pub struct Rule {
     /// Empty: every jurisdiction.
     pub jurisdictions: Vec<Jurisdiction>,
     pub suggest_alternatives: bool,
+    /// Drugs this rule suggests (when free of ↓/↓↓); `None`: every seed-A alternative.
+    pub suggest: Option<DrugSet>,
+    pub only_if: Option<Criterion>,
     pub summary: Localized,
     pub advice: Localized,
     pub reasons: Vec<Reason>,
 }
 
 impl Rule {
+    pub fn runs_in(&self, jurisdiction: Jurisdiction) -> bool {
+        self.jurisdictions.is_empty() || self.jurisdictions.contains(&jurisdiction)
+    }
+}
+
+impl Reason {
     pub fn runs_in(&self, jurisdiction: Jurisdiction) -> bool {
         self.jurisdictions.is_empty() || self.jurisdictions.contains(&jurisdiction)
     }
@@ -260,6 +320,7 @@ pub struct Knowledge {
     pub rules: Vec<Rule>,
     /// Value set deciding that an order is for atopic dermatitis.
     pub ad_indication: ValueSetId,
+    pub quantities: Vec<QuantityKind>,
     /// Canonical URI per system short name, for resources the service writes.
     pub system_uris: BTreeMap<String, String>,
     /// Entries marked `unverified`, named for review.
@@ -283,6 +344,10 @@ impl Knowledge {
 
     pub fn value_set(&self, id: ValueSetId) -> &ValueSet {
         &self.value_sets[id.0 as usize]
+    }
+
+    pub fn quantity(&self, id: QuantityId) -> &QuantityKind {
+        &self.quantities[id.0 as usize]
     }
 
     pub fn rule(&self, id: &str) -> Option<&Rule> {

@@ -200,6 +200,13 @@ pub struct RuleSpec {
     /// Offer AD alternatives as suggestions on this rule's warning/critical cards.
     #[serde(default = "yes")]
     pub suggest_alternatives: bool,
+    /// Drugs or classes this rule suggests (only those without a ↓/↓↓ finding for the patient),
+    /// instead of every seed-A alternative; on any indicator.
+    #[serde(default)]
+    pub suggest: Vec<String>,
+    /// The rule runs only when this holds (e.g. the order is for atopic dermatitis).
+    #[serde(default)]
+    pub only_if: Option<CriterionSpec>,
     pub text: BTreeMap<String, RuleTextSpec>,
     pub reasons: Vec<ReasonSpec>,
 }
@@ -235,6 +242,15 @@ pub struct ReasonSpec {
     pub applies_to: Vec<String>,
     #[serde(default)]
     pub start_only: bool,
+    /// Only in these deployments (`NL`, `BE`); empty = everywhere.
+    #[serde(default)]
+    pub jurisdictions: Vec<String>,
+    /// Extra advice shown when this reason holds (e.g. the drug's reduced dose), per language.
+    #[serde(default)]
+    pub advice: BTreeMap<String, String>,
+    /// Drugs or classes suggested when this reason holds (see the rule's `suggest`).
+    #[serde(default)]
+    pub suggest: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -275,6 +291,13 @@ pub enum CriterionSpec {
     OrderUnreadable(bool),
     /// The order under review is a new start (no active order for the same drug).
     NewStart(bool),
+    /// The order is for a condition in this value set: its reason says so, or it names no
+    /// reason and the patient has such an active condition.
+    Indication(String),
+    /// The order's dose: mg per administration and administrations per day.
+    Dose(DoseSpec),
+    /// The order's dose could not be read.
+    DoseUnreadable(bool),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,8 +342,32 @@ pub struct ObservationSpec {
     /// Coded answer (value or interpretation) must be in this value set.
     #[serde(default)]
     pub answer_in: Option<String>,
+    /// Coded answer must not be in this value set (e.g. "unknown").
+    #[serde(default)]
+    pub answer_not_in: Option<String>,
+    /// Only observations that carry a value (a registered test without a result is none).
+    #[serde(default)]
+    pub with_value: bool,
     #[serde(default)]
     pub unless_followed_by: Option<Box<CriterionSpec>>,
+    /// A quantity kind of `units.toml`: the value is converted to its unit before comparing.
+    #[serde(default)]
+    pub quantity: Option<String>,
+    /// Holds when the value (in the quantity's unit) is below this.
+    #[serde(default)]
+    pub below: Option<f64>,
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// Holds when the value is there but its unit is not one `units.toml` knows for `quantity`.
+    #[serde(default)]
+    pub unit_not_understood: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoseSpec {
+    pub mg: f64,
+    pub per_day: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,5 +384,26 @@ pub struct MedicationSpec {
 pub struct ImmunizationSpec {
     #[serde(rename = "in")]
     pub value_set: String,
-    pub within_days: u32,
+    /// Absent: ever.
+    #[serde(default)]
+    pub within_days: Option<u32>,
+}
+
+/// `units.toml`: quantity kinds and the units FHIR may send them in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitsFile {
+    pub quantities: BTreeMap<String, QuantitySpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantitySpec {
+    /// The unit rules compare in.
+    pub unit: String,
+    /// Unit (UCUM code or common spelling) → factor to multiply by to get `unit`.
+    pub factors: BTreeMap<String, f64>,
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
 }

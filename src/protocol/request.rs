@@ -178,7 +178,12 @@ impl<'a> CdsRequest<'a> {
                 user_id: ctx.user_id,
                 patient_id,
                 encounter_id: ctx.encounter_id,
-                selections: ctx.selections,
+                // order-sign reviews every draft: a stray `selections` is not obeyed.
+                selections: if expected_hook == "order-select" {
+                    ctx.selections
+                } else {
+                    None
+                },
                 draft_orders,
             },
             prefetch,

@@ -422,3 +422,32 @@ async fn null_prefetch_for_a_list_means_no_data_not_an_error() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_order_whose_medication_cannot_be_resolved_is_412_not_silence() {
+    let app = TestApp::start().await;
+    let mut v = valid();
+    let order = &mut v["context"]["draftOrders"]["entry"][0]["resource"];
+    order
+        .as_object_mut()
+        .unwrap()
+        .remove("medicationCodeableConcept");
+    order["medicationReference"] = json!({"reference": "Medication/unknown-42"});
+    let resp = app
+        .post_json(
+            &format!("/cds-services/{SELECT}"),
+            &serde_json::to_vec(&v).unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 412);
+    let message = resp.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("Medication/unknown-42") && message.contains("cannot tell"),
+        "{message}"
+    );
+    app.stop().await;
+}

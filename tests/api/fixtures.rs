@@ -52,13 +52,7 @@ fn check_card_contract(case: &str, card: &Value) {
             "{case}: no overrideReasons on info cards"
         );
     }
-    // CDS Hooks: no null or empty optional fields.
-    for (key, value) in card.as_object().unwrap() {
-        assert!(!value.is_null(), "{case}: {key} is null");
-        if let Some(a) = value.as_array() {
-            assert!(!a.is_empty(), "{case}: {key} is an empty array");
-        }
-    }
+    no_null_or_empty(case, "card", card);
     if let Some(suggestions) = card["suggestions"].as_array() {
         assert_eq!(
             card["selectionBehavior"], "at-most-one",
@@ -67,17 +61,23 @@ fn check_card_contract(case: &str, card: &Value) {
         for s in suggestions {
             assert!(s["uuid"].is_string() && s["label"].is_string());
             let actions = s["actions"].as_array().unwrap();
-            assert_eq!(actions[0]["type"], "delete");
+            assert!(actions.iter().all(|a| a["description"].is_string()));
+            let delete = actions
+                .iter()
+                .find(|a| a["type"] == "delete")
+                .expect("the draft is deleted");
             assert!(
-                actions[0]["resourceId"]
+                delete["resourceId"]
                     .as_str()
                     .unwrap()
                     .starts_with("MedicationRequest/")
             );
-            assert_eq!(actions[1]["type"], "create");
-            assert_eq!(actions[1]["resource"]["resourceType"], "MedicationRequest");
-            assert_eq!(actions[1]["resource"]["status"], "draft");
-            assert!(actions.iter().all(|a| a["description"].is_string()));
+            let create = actions
+                .iter()
+                .find(|a| a["type"] == "create")
+                .expect("the alternative is created");
+            assert_eq!(create["resource"]["resourceType"], "MedicationRequest");
+            assert_eq!(create["resource"]["status"], "draft");
         }
     } else {
         assert!(
@@ -87,6 +87,55 @@ fn check_card_contract(case: &str, card: &Value) {
     }
 }
 
+/// CDS Hooks 2.0: no element is null or empty, anywhere in a card.
+fn no_null_or_empty(case: &str, path: &str, value: &Value) {
+    match value {
+        Value::Null => panic!("{case}: {path} is null"),
+        Value::String(s) => assert!(!s.is_empty(), "{case}: {path} is an empty string"),
+        Value::Array(a) => {
+            assert!(!a.is_empty(), "{case}: {path} is an empty array");
+            a.iter()
+                .enumerate()
+                .for_each(|(i, v)| no_null_or_empty(case, &format!("{path}[{i}]"), v));
+        }
+        Value::Object(o) => {
+            assert!(!o.is_empty(), "{case}: {path} is an empty object");
+            o.iter()
+                .for_each(|(k, v)| no_null_or_empty(case, &format!("{path}.{k}"), v));
+        }
+        _ => {}
+    }
+}
+
+/// The "Found" lines of a card's detail: `reason label: evidence`.
+fn found_lines(card: &Value) -> Vec<String> {
+    card["detail"]
+        .as_str()
+        .unwrap_or("")
+        .lines()
+        .skip_while(|l| !(l.starts_with("**Found**") || l.starts_with("**Gevonden**")))
+        .skip(1)
+        .take_while(|l| l.starts_with("- "))
+        .map(|l| unescape_markdown(&l[2..]))
+        .collect()
+}
+
+/// Record text is escaped in the markdown detail (`\[`, `\*`): compare it as a reader sees it.
+fn unescape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The drugs offered as alternatives, by the generic name in their create action.
 fn suggested_drugs(card: &Value) -> BTreeSet<String> {
     card["suggestions"]
@@ -94,7 +143,9 @@ fn suggested_drugs(card: &Value) -> BTreeSet<String> {
         .map(|list| {
             list.iter()
                 .map(|s| {
-                    let text = s["actions"][1]["resource"]["medicationCodeableConcept"]["text"]
+                    let actions = s["actions"].as_array().unwrap();
+                    let create = actions.iter().find(|a| a["type"] == "create").unwrap();
+                    let text = create["resource"]["medicationCodeableConcept"]["text"]
                         .as_str()
                         .unwrap();
                     text.split(' ').next().unwrap().to_string()
@@ -102,6 +153,112 @@ fn suggested_drugs(card: &Value) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What one case asks of one answer; every shortfall is collected, not just the first.
+fn check_case(case: &Value, response: &Value, failures: &mut Vec<String>) {
+    let name = case["name"].as_str().unwrap();
+    let got: BTreeSet<(String, String)> = rules_of(response).into_iter().collect();
+    let want: BTreeSet<(String, String)> = case["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["rule"].as_str().unwrap().to_string(),
+                c["indicator"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    if got != want {
+        failures.push(format!("{name}: expected {want:?}, got {got:?}"));
+        return;
+    }
+    let cards = response["cards"].as_array().unwrap();
+    assert_eq!(
+        cards.len(),
+        want.len(),
+        "{name}: one card per rule per order"
+    );
+    for card in cards {
+        check_card_contract(name, card);
+    }
+    // Critical first, then warning, then info.
+    let rank = |c: &Value| match c["indicator"].as_str() {
+        Some("critical") => 0,
+        Some("warning") => 1,
+        _ => 2,
+    };
+    assert!(
+        cards.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+        "{name}: card order"
+    );
+    for expected in case["cards"].as_array().unwrap() {
+        let rule = expected["rule"].as_str().unwrap();
+        let card = cards
+            .iter()
+            .find(|c| c["source"]["topic"]["code"] == rule)
+            .unwrap();
+        let lines = found_lines(card);
+        let Some(needles) = expected["found"].as_array() else {
+            continue;
+        };
+        for needle in needles {
+            let needle = needle.as_str().unwrap();
+            if !lines.iter().any(|l| l.contains(needle)) {
+                failures.push(format!(
+                    "{name}: {rule} lists no reason containing {needle:?}; it lists {lines:?}"
+                ));
+            }
+        }
+        // No reason beyond those the case expects.
+        let unexpected: Vec<&String> = lines
+            .iter()
+            .filter(|l| !needles.iter().any(|n| l.contains(n.as_str().unwrap())))
+            .collect();
+        if !unexpected.is_empty() {
+            failures.push(format!(
+                "{name}: {rule} gives unexpected reasons {unexpected:?}"
+            ));
+        }
+    }
+    let all_detail: String = cards
+        .iter()
+        .map(|c| c["detail"].as_str().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for text in case["detail"].as_array().into_iter().flatten() {
+        let text = text.as_str().unwrap();
+        if !all_detail.contains(text) {
+            failures.push(format!("{name}: no card detail contains {text:?}"));
+        }
+    }
+    if let Some(expected) = case["suggestions"].as_array() {
+        let expected: BTreeSet<String> = expected
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        // Warning and critical cards, and any card that offers something, must offer exactly these.
+        for card in cards
+            .iter()
+            .filter(|c| c["indicator"] != "info" || c["suggestions"].is_array())
+        {
+            let got = suggested_drugs(card);
+            if got != expected {
+                failures.push(format!(
+                    "{name}: {} suggests {got:?}, expected {expected:?}",
+                    card["source"]["topic"]["code"]
+                ));
+            }
+        }
+    }
+    if let Some(prefix) = case["summary"].as_str()
+        && !cards
+            .iter()
+            .any(|c| c["summary"].as_str().unwrap().starts_with(prefix))
+    {
+        failures.push(format!("{name}: no summary starts with {prefix:?}"));
+    }
 }
 
 #[tokio::test]
@@ -128,80 +285,12 @@ async fn every_fixture_gives_exactly_the_prescribed_cards() {
             .await;
         assert_eq!(resp.status(), 200, "{name}: {}", resp.text().await.unwrap());
         let response: Value = resp.json().await.unwrap();
-        let got: BTreeSet<(String, String)> = rules_of(&response).into_iter().collect();
-        let want: BTreeSet<(String, String)> = case["cards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["rule"].as_str().unwrap().to_string(),
-                    c["indicator"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        if got != want {
-            failures.push(format!("{name}: expected {want:?}, got {got:?}"));
-            continue;
-        }
-        let cards = response["cards"].as_array().unwrap();
-        assert_eq!(
-            cards.len(),
-            want.len(),
-            "{name}: one card per rule per order"
-        );
-        for card in cards {
-            check_card_contract(name, card);
-        }
-        // Critical first, then warning, then info.
-        let rank = |c: &Value| match c["indicator"].as_str() {
-            Some("critical") => 0,
-            Some("warning") => 1,
-            _ => 2,
-        };
-        assert!(
-            cards.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
-            "{name}: card order"
-        );
-        let all_detail: String = cards
-            .iter()
-            .map(|c| c["detail"].as_str().unwrap_or(""))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for text in case["detail"].as_array().into_iter().flatten() {
-            let text = text.as_str().unwrap();
-            if !all_detail.contains(text) {
-                failures.push(format!(
-                    "{name}: no card detail contains {text:?}:\n{all_detail}"
-                ));
-            }
-        }
-        if let Some(expected) = case["suggestions"].as_array() {
-            let expected: BTreeSet<String> = expected
-                .iter()
-                .map(|s| s.as_str().unwrap().to_string())
-                .collect();
-            for card in cards.iter().filter(|c| c["indicator"] != "info") {
-                let got = suggested_drugs(card);
-                if got != expected {
-                    failures.push(format!(
-                        "{name}: suggestions {got:?}, expected {expected:?}"
-                    ));
-                }
-            }
-        }
-        if let Some(prefix) = case["summary"].as_str()
-            && !cards
-                .iter()
-                .any(|c| c["summary"].as_str().unwrap().starts_with(prefix))
-        {
-            failures.push(format!("{name}: no summary starts with {prefix:?}"));
-        }
+        check_case(case, &response, &mut failures);
     }
     app.stop().await;
     assert!(
         failures.is_empty(),
-        "{} fixture(s) failed:\n{}",
+        "{} problem(s):\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -1,0 +1,304 @@
+//! Reading an order's dose: mg per administration and administrations per day, from the
+//! structured `dosageInstruction` or, failing that, from its text ("10 mg 2x daags", "10 mg
+//! twice daily", "1 dd 200 mg"). A dose that cannot be read with certainty is reported as
+//! unreadable, never guessed.
+
+use fhir_sdk::r4b::types::{Dosage, DosageDoseAndRateDose, TimingRepeat};
+
+/// What the order says about its dose.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DoseReading {
+    Read {
+        mg: f64,
+        per_day: f64,
+    },
+    /// There is dose information, but not one this reader is sure of (the text is kept).
+    Unreadable(String),
+    /// The order gives no dose at all.
+    Missing,
+}
+
+impl DoseReading {
+    pub fn matches(&self, mg: f64, per_day: f64) -> bool {
+        match self {
+            DoseReading::Read { mg: m, per_day: p } => {
+                (m - mg).abs() < 1e-6 && (p - per_day).abs() < 1e-6
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The dose of a MedicationRequest's dosage instructions.
+pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
+    let dosages: Vec<&Dosage> = instructions.iter().flatten().collect();
+    match dosages.as_slice() {
+        [] => DoseReading::Missing,
+        [one] => read_one(one),
+        several => {
+            // Several instructions (a taper, a loading dose): only when they all say the same.
+            let readings: Vec<DoseReading> = several.iter().map(|d| read_one(d)).collect();
+            if readings.iter().all(|r| r == &readings[0]) {
+                readings[0].clone()
+            } else {
+                DoseReading::Unreadable(
+                    several
+                        .iter()
+                        .filter_map(|d| d.text.clone())
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                )
+            }
+        }
+    }
+}
+
+fn read_one(d: &Dosage) -> DoseReading {
+    let structured = structured(d);
+    let text = d.text.as_deref().map(read_text);
+    match (structured, text) {
+        // Structured data wins; a readable text that disagrees makes the order unreadable.
+        (Some(s), Some(DoseReading::Read { mg, per_day })) if !s.matches(mg, per_day) => {
+            DoseReading::Unreadable(d.text.clone().unwrap_or_default())
+        }
+        (Some(s), _) => s,
+        (None, Some(t)) => t,
+        (None, None) => {
+            if d.dose_and_rate.iter().flatten().next().is_some() || d.timing.is_some() {
+                DoseReading::Unreadable("structured dose without mg or frequency".into())
+            } else {
+                DoseReading::Missing
+            }
+        }
+    }
+}
+
+fn structured(d: &Dosage) -> Option<DoseReading> {
+    let dose = d
+        .dose_and_rate
+        .iter()
+        .flatten()
+        .find_map(|r| match &r.dose {
+            Some(DosageDoseAndRateDose::Quantity(q)) => Some(q),
+            _ => None,
+        })?;
+    let value = dose.value?;
+    let unit = dose.code.as_deref().or(dose.unit.as_deref())?;
+    let mg = to_mg(value, unit)?;
+    let timing = d.timing.as_ref()?;
+    let per_day = match &timing.repeat {
+        Some(repeat) => per_day(repeat)?,
+        None => timing.code.as_ref().and_then(|c| {
+            c.coding
+                .iter()
+                .flatten()
+                .find_map(|c| c.code.as_deref().and_then(abbreviation))
+        })?,
+    };
+    Some(DoseReading::Read { mg, per_day })
+}
+
+fn per_day(r: &TimingRepeat) -> Option<f64> {
+    let frequency = f64::from(r.frequency.map(u32::from).unwrap_or(1));
+    let period = r.period?;
+    let days = match r.period_unit.as_deref()? {
+        "h" => period / 24.0,
+        "d" => period,
+        "wk" => period * 7.0,
+        "mo" => period * 30.0,
+        _ => return None,
+    };
+    (days > 0.0).then(|| frequency / days)
+}
+
+fn to_mg(value: f64, unit: &str) -> Option<f64> {
+    match unit.trim().to_lowercase().as_str() {
+        "mg" | "milligram" | "milligrams" => Some(value),
+        "g" | "gram" => Some(value * 1000.0),
+        "ug" | "µg" | "mcg" | "microgram" => Some(value / 1000.0),
+        _ => None,
+    }
+}
+
+/// HL7 timing abbreviations (GTSAbbreviation) and their Latin/Dutch cousins in texts.
+fn abbreviation(code: &str) -> Option<f64> {
+    Some(
+        match code
+            .to_lowercase()
+            .trim_matches('.')
+            .replace('.', "")
+            .as_str()
+        {
+            "qd" | "od" | "daily" => 1.0,
+            "bid" | "bd" => 2.0,
+            "tid" | "tds" => 3.0,
+            "qid" | "qds" => 4.0,
+            "q12h" => 2.0,
+            "q24h" => 1.0,
+            "q8h" => 3.0,
+            _ => return None,
+        },
+    )
+}
+
+/// Read a dose text. Exactly one mg amount and exactly one frequency must be found.
+pub fn read_text(text: &str) -> DoseReading {
+    let lower = text.to_lowercase().replace(',', ".");
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut amounts = Vec::new();
+    let mut frequencies = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let next = words.get(i + 1).copied().unwrap_or("");
+        // "10 mg", "10mg"
+        if let Some(n) = w.strip_suffix("mg").and_then(number) {
+            amounts.push(n);
+        } else if let (Some(n), "mg") = (number(w), next) {
+            amounts.push(n);
+            i += 1;
+        }
+        // "2x daags", "2 x per dag", "2x/dag", "2 dd", "1dd"
+        else if let Some(n) = w.strip_suffix("dd").and_then(number) {
+            frequencies.push(n);
+        } else if let (Some(n), "dd") = (number(w), next) {
+            frequencies.push(n);
+            i += 1;
+        } else if let Some((n, glued)) = w
+            .strip_suffix('x')
+            .and_then(number)
+            .map(|n| (n, true))
+            .or_else(|| {
+                (next == "x")
+                    .then(|| number(w))
+                    .flatten()
+                    .map(|n| (n, false))
+            })
+        {
+            // "2x daags", "2 x per dag", "1x daily", "2x a day"
+            let after = if glued { i + 1 } else { i + 2 };
+            let a = words.get(after).copied().unwrap_or("");
+            let b = words.get(after + 1).copied().unwrap_or("");
+            let daily =
+                |s: &str| ["daags", "dag", "daily", "day", "/dag", "/d", "/day"].contains(&s);
+            if daily(a) {
+                frequencies.push(n);
+                i = after;
+            } else if ["per", "a"].contains(&a) && daily(b) {
+                frequencies.push(n);
+                i = after + 1;
+            }
+        } else if let Some(n) = w
+            .strip_suffix("x/dag")
+            .or_else(|| w.strip_suffix("x/d"))
+            .and_then(number)
+        {
+            frequencies.push(n);
+        } else if let Some((f, consumed)) = word_frequency(w, &words[i + 1..]) {
+            frequencies.push(f);
+            i += consumed;
+        } else if let Some(f) = abbreviation(w) {
+            frequencies.push(f);
+        }
+        i += 1;
+    }
+    match (amounts.as_slice(), frequencies.as_slice()) {
+        ([mg], [per_day]) => DoseReading::Read {
+            mg: *mg,
+            per_day: *per_day,
+        },
+        _ => DoseReading::Unreadable(text.to_string()),
+    }
+}
+
+fn number(s: &str) -> Option<f64> {
+    let n: f64 = s.parse().ok()?;
+    (n.is_finite() && n > 0.0).then_some(n)
+}
+
+/// "once daily", "twice a day", "three times daily", "eenmaal daags", "tweemaal per dag",
+/// "every 12 hours", "elke 12 uur".
+/// Returns the administrations per day and how many following words it used.
+fn word_frequency(w: &str, rest: &[&str]) -> Option<(f64, usize)> {
+    let daily = |s: &str| ["daily", "daags", "dag", "day"].contains(&s);
+    // "om de 12 uur": skip the article.
+    let skip = usize::from(w == "om" && rest.first() == Some(&"de"));
+    let rest = &rest[skip..];
+    let next = rest.first().copied().unwrap_or("");
+    let next2 = rest.get(1).copied().unwrap_or("");
+    let count = match w {
+        "once" | "eenmaal" | "éénmaal" | "1maal" => 1.0,
+        "twice" | "tweemaal" | "2maal" => 2.0,
+        "thrice" | "driemaal" | "3maal" => 3.0,
+        "every" | "elke" | "iedere" | "om" => {
+            return match (next, next2) {
+                ("12", "hours" | "uur") => Some((2.0, skip + 2)),
+                ("24", "hours" | "uur") => Some((1.0, skip + 2)),
+                ("8", "hours" | "uur") => Some((3.0, skip + 2)),
+                ("day", _) | ("dag", _) => Some((1.0, skip + 1)),
+                _ => None,
+            };
+        }
+        _ => return None,
+    };
+    // "once daily", "twice a day", "tweemaal per dag", "eenmaal daags"
+    if daily(next) {
+        Some((count, 1))
+    } else if ["a", "per"].contains(&next) && daily(next2) {
+        Some((count, 2))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(t: &str) -> DoseReading {
+        read_text(t)
+    }
+
+    #[test]
+    fn texts_that_are_read() {
+        let cases = [
+            ("10 mg 2x daags", 10.0, 2.0),
+            ("10 mg twice daily", 10.0, 2.0),
+            ("1 dd 200 mg", 200.0, 1.0),
+            ("2dd 5mg", 5.0, 2.0),
+            ("15 mg 1x per dag", 15.0, 1.0),
+            ("45 mg once daily", 45.0, 1.0),
+            ("4 mg eenmaal daags", 4.0, 1.0),
+            ("5 mg BID", 5.0, 2.0),
+            ("200 mg once a day", 200.0, 1.0),
+            ("tofacitinib 10 mg tweemaal per dag", 10.0, 2.0),
+            ("30 mg 1x/dag", 30.0, 1.0),
+            ("2,5 mg om de 12 uur", 2.5, 2.0),
+            ("100 mg every 24 hours", 100.0, 1.0),
+            ("10 mg 1x daily", 10.0, 1.0),
+            ("5 mg 2 x per dag", 5.0, 2.0),
+            ("4 mg daily", 4.0, 1.0),
+        ];
+        for (text, mg, per_day) in cases {
+            assert_eq!(read(text), DoseReading::Read { mg, per_day }, "{text}");
+        }
+    }
+
+    #[test]
+    fn texts_that_are_refused() {
+        for text in [
+            "1 tablet per dag",
+            "10 mg",
+            "2x daags",
+            "600 mg oplaaddosis, daarna 300 mg elke 2 weken",
+            "10 mg 's ochtends en 5 mg 's avonds",
+            "volgens schema",
+            "10 mg 2x daags of 5 mg 2x daags",
+        ] {
+            assert!(matches!(read(text), DoseReading::Unreadable(_)), "{text}");
+        }
+    }
+}
