@@ -42,19 +42,18 @@ pub struct Advisor {
     pub knowledge: Arc<Knowledge>,
     pub jurisdiction: Jurisdiction,
     pub fhir: FhirServerSettings,
+    /// Where the rules page is served, for the cards' links (none offline).
+    pub public_url: Option<String>,
 }
 
 impl Advisor {
-    pub fn new(
-        knowledge: Arc<Knowledge>,
-        jurisdiction: Jurisdiction,
-        fhir: FhirServerSettings,
-    ) -> Self {
-        Advisor {
-            knowledge,
-            jurisdiction,
-            fhir,
-        }
+    pub fn new(knowledge: Arc<Knowledge>, jurisdiction: Jurisdiction, fhir: FhirServerSettings) -> Self {
+        Advisor { knowledge, jurisdiction, fhir, public_url: None }
+    }
+
+    pub fn with_public_url(mut self, url: String) -> Self {
+        self.public_url = Some(url.trim_end_matches('/').to_string());
+        self
     }
 
     pub async fn advise(
@@ -65,9 +64,7 @@ impl Advisor {
         today: Date,
     ) -> Result<Advice, AdviceError> {
         let k = &*self.knowledge;
-        let service = k
-            .service(service_id)
-            .ok_or_else(|| AdviceError::UnknownService(service_id.to_string()))?;
+        let service = k.service(service_id).ok_or_else(|| AdviceError::UnknownService(service_id.to_string()))?;
         let request = CdsRequest::parse(body, &service.hook)?;
         let drafts = fhir::read_draft_orders(request.context.draft_orders)?;
         let selections = request.context.selections.as_deref();
@@ -92,28 +89,18 @@ impl Advisor {
         // Decide what is in scope from the orders alone: an order for anything else costs no
         // read of the record and no fetch. An order whose medication is only a reference may be
         // in scope: the record (or the server) must tell.
-        let from_drafts = PatientRecord {
-            medications: drafts.medications.clone(),
-            ..Default::default()
-        };
+        let from_drafts = PatientRecord { medications: drafts.medications.clone(), ..Default::default() };
         let scoped = facts::reviewed_orders(k, &from_drafts, &drafts.orders, selections, |_| false);
-        if !scoped
-            .iter()
-            .any(|o| engine.in_scope(o) || matches!(o.subject, OrderSubject::Unidentified { .. }))
-        {
+        if !scoped.iter().any(|o| engine.in_scope(o) || matches!(o.subject, OrderSubject::Unidentified { .. })) {
             return Ok(done(0));
         }
 
         let mut record = fhir::gather(&request, &k.prefetch, &self.fhir).await?;
         record.medications.extend(drafts.medications);
         let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today);
-        let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| {
-            patient_facts.on_drug(d)
-        });
+        let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| patient_facts.on_drug(d));
         if let Some((order, reference)) = orders.iter().find_map(|o| match &o.subject {
-            OrderSubject::Unidentified {
-                medication_reference,
-            } => Some((&o.reference, medication_reference)),
+            OrderSubject::Unidentified { medication_reference } => Some((&o.reference, medication_reference)),
             _ => None,
         }) {
             return Err(DataError::Unavailable(format!(
@@ -134,6 +121,7 @@ impl Advisor {
             knowledge: k,
             language,
             patient_id: &request.context.patient_id,
+            rules_url: self.public_url.as_ref().map(|u| format!("{u}/rules")),
         };
         let mut advice = done(reviews.len());
         advice.response.cards = cards::render(&ctx, &reviews);
@@ -141,11 +129,7 @@ impl Advisor {
     }
 
     /// Check feedback and tie each entry to the rule its card came from.
-    pub fn feedback(
-        &self,
-        service_id: &str,
-        body: &[u8],
-    ) -> Result<Vec<(Feedback, Option<String>)>, AdviceError> {
+    pub fn feedback(&self, service_id: &str, body: &[u8]) -> Result<Vec<(Feedback, Option<String>)>, AdviceError> {
         if self.knowledge.service(service_id).is_none() {
             return Err(AdviceError::UnknownService(service_id.to_string()));
         }

@@ -39,6 +39,9 @@ pub struct Settings {
     pub clock: Clock,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
+    /// The URL under which EHRs and browsers reach this service (for links in cards); by default
+    /// the bound address.
+    pub public_url: Option<String>,
     pub fhir: FhirServerSettings,
 }
 
@@ -53,6 +56,7 @@ impl Settings {
             jurisdiction: Jurisdiction::Nl,
             clock: Clock::System,
             workers: 0,
+            public_url: None,
             fhir: FhirServerSettings::default(),
         }
     }

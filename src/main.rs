@@ -20,13 +20,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 )]
 struct Cli {
     /// Log format on stderr.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "ATCDS_LOG_FORMAT"
-    )]
+    #[arg(long, global = true, value_enum, default_value = "text", env = "ATCDS_LOG_FORMAT")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -41,11 +35,7 @@ enum LogFormat {
 #[derive(clap::Args)]
 struct Common {
     /// Directory of the knowledge files.
-    #[arg(
-        long = "knowledge",
-        default_value = "cds-services",
-        env = "ATCDS_KNOWLEDGE_DIR"
-    )]
+    #[arg(long = "knowledge", default_value = "cds-services", env = "ATCDS_KNOWLEDGE_DIR")]
     knowledge_dir: PathBuf,
     /// Deployment jurisdiction: NL or BE (Belgian rules).
     #[arg(long, default_value = "NL", env = "ATCDS_JURISDICTION", value_parser = parse_jurisdiction)]
@@ -72,6 +62,10 @@ enum Command {
         /// HTTP worker threads (0: one per core).
         #[arg(long, default_value_t = 0, env = "ATCDS_WORKERS")]
         workers: usize,
+        /// The URL under which EHRs reach this service, for links in cards (default: the bind
+        /// address).
+        #[arg(long, env = "ATCDS_PUBLIC_URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -108,9 +102,7 @@ fn parse_jurisdiction(s: &str) -> Result<Jurisdiction, String> {
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -120,13 +112,7 @@ fn init_logging(format: LogFormat, default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve {
-            bind,
-            data_dir,
-            max_body_bytes,
-            workers,
-            common,
-        } => {
+        Command::Serve { bind, data_dir, max_body_bytes, workers, public_url, common } => {
             init_logging(cli.log_format, "info");
             let settings = Settings {
                 bind,
@@ -136,25 +122,18 @@ fn main() -> ExitCode {
                 jurisdiction: common.jurisdiction,
                 clock: common.as_of.map(Clock::Fixed).unwrap_or(Clock::System),
                 workers,
+                public_url,
                 fhir: FhirServerSettings::default(),
             };
             serve(settings)
         }
-        Command::Evaluate {
-            request,
-            service,
-            lang,
-            common,
-        } => {
+        Command::Evaluate { request, service, lang, common } => {
             init_logging(cli.log_format, "warn");
             evaluate(request, service, lang, common)
         }
         Command::CheckKnowledge { common } => {
             init_logging(cli.log_format, "warn");
-            let settings = Settings {
-                knowledge_dir: common.knowledge_dir,
-                ..Settings::embedded_default()
-            };
+            let settings = Settings { knowledge_dir: common.knowledge_dir, ..Settings::embedded_default() };
             match load_knowledge(&settings) {
                 Ok(k) => {
                     println!(
@@ -163,11 +142,7 @@ fn main() -> ExitCode {
                         k.value_sets.len(),
                         k.drugs.len(),
                         k.unverified.len(),
-                        if k.not_implemented.is_empty() {
-                            "none".to_string()
-                        } else {
-                            k.not_implemented.join(", ")
-                        }
+                        if k.not_implemented.is_empty() { "none".to_string() } else { k.not_implemented.join(", ") }
                     );
                     ExitCode::SUCCESS
                 }
@@ -181,10 +156,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -210,10 +182,7 @@ fn serve(settings: Settings) -> ExitCode {
 }
 
 fn evaluate(path: PathBuf, service: Option<String>, lang: Lang, common: Common) -> ExitCode {
-    let settings = Settings {
-        knowledge_dir: common.knowledge_dir.clone(),
-        ..Settings::embedded_default()
-    };
+    let settings = Settings { knowledge_dir: common.knowledge_dir.clone(), ..Settings::embedded_default() };
     let knowledge = match load_knowledge(&settings) {
         Ok(k) => k,
         Err(e) => {
@@ -229,45 +198,23 @@ fn evaluate(path: PathBuf, service: Option<String>, lang: Lang, common: Common) 
         }
     };
     let service = service.or_else(|| {
-        let hook = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()?
-            .get("hook")?
-            .as_str()?
-            .to_string();
-        knowledge
-            .services
-            .iter()
-            .find(|s| s.hook == hook)
-            .map(|s| s.id.clone())
+        let hook = serde_json::from_slice::<serde_json::Value>(&body).ok()?.get("hook")?.as_str()?.to_string();
+        knowledge.services.iter().find(|s| s.hook == hook).map(|s| s.id.clone())
     });
     let Some(service) = service else {
         eprintln!("the request names no hook this service answers; give --service");
         return ExitCode::from(2);
     };
-    let advisor = Advisor::new(
-        knowledge,
-        common.jurisdiction,
-        FhirServerSettings::default(),
-    );
-    let today = common
-        .as_of
-        .map(Clock::Fixed)
-        .unwrap_or(Clock::System)
-        .today();
+    let advisor = Advisor::new(knowledge, common.jurisdiction, FhirServerSettings::default());
+    let today = common.as_of.map(Clock::Fixed).unwrap_or(Clock::System).today();
     let language = match lang {
         Lang::En => Language::En,
         Lang::Nl => Language::Nl,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     match runtime.block_on(advisor.advise(&service, &body, language, today)) {
         Ok(advice) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&advice.response).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&advice.response).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(e) => {

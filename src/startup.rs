@@ -20,10 +20,7 @@ pub enum StartupError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
 }
 
 pub struct Application {
@@ -56,39 +53,23 @@ impl Application {
         if let Clock::Fixed(day) = settings.clock {
             tracing::warn!(%day, "the clock is FIXED (--as-of): ages and time windows use this date, not today");
         }
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            addr: settings.bind.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?;
         let port = listener
             .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: settings.bind.to_string(),
-                source,
-            })?
+            .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?
             .port();
-        let state = web::Data::new(AppState {
-            advisor: Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone()),
-            store: store.clone(),
-            max_body_bytes: settings.max_body_bytes,
-            clock: settings.clock,
-        });
-        let mut server =
-            HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
-                .listen(listener)
-                .map_err(|source| StartupError::Bind {
-                    addr: settings.bind.to_string(),
-                    source,
-                })?;
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}:{port}", settings.bind.ip()));
+        let advisor = Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone()).with_public_url(public_url);
+        let state = web::Data::new(AppState::new(advisor, store.clone(), settings.max_body_bytes, settings.clock));
+        let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?;
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
         tracing::info!(port, jurisdiction = %settings.jurisdiction, data_dir = %settings.data_dir.display(), "listening");
-        Ok(Application {
-            server: server.run(),
-            port,
-            store,
-        })
+        Ok(Application { server: server.run(), port, store })
     }
 
     pub fn port(&self) -> u16 {

@@ -44,9 +44,7 @@ impl std::str::FromStr for Jurisdiction {
         match s.trim().to_ascii_uppercase().as_str() {
             "NL" => Ok(Jurisdiction::Nl),
             "BE" => Ok(Jurisdiction::Be),
-            other => Err(format!(
-                "unknown jurisdiction `{other}` (expected NL or BE)"
-            )),
+            other => Err(format!("unknown jurisdiction `{other}` (expected NL or BE)")),
         }
     }
 }
@@ -73,6 +71,9 @@ pub enum Recommendation {
     Advice,
     /// 0: no recommendation possible.
     NoRecommendation,
+    /// Not a matrix cell: a warning to act on (screen first, adjust the dose) that does not make
+    /// the drug a poor choice, so it does not rule the drug out as an alternative.
+    Caution,
     /// ↓: suggest not to use.
     Against,
     /// ↓↓: recommend against.
@@ -82,16 +83,14 @@ pub enum Recommendation {
 impl Recommendation {
     /// A ↓ or ↓↓ finding: the drug is no candidate for suggestions.
     pub fn is_against(self) -> bool {
-        matches!(
-            self,
-            Recommendation::Against | Recommendation::AgainstStrong
-        )
+        matches!(self, Recommendation::Against | Recommendation::AgainstStrong)
     }
 
     pub fn arrow(self) -> &'static str {
         match self {
             Recommendation::Advice => "i",
             Recommendation::NoRecommendation => "0",
+            Recommendation::Caution => "!",
             Recommendation::Against => "↓",
             Recommendation::AgainstStrong => "↓↓",
         }

@@ -29,11 +29,7 @@ pub fn rule_of_card<'k>(knowledge: &'k Knowledge, card: &str) -> Option<&'k str>
         return None;
     }
     let tag = &uuid.as_bytes()[..4];
-    knowledge
-        .rules
-        .iter()
-        .find(|r| fnv1a(&r.id) == tag)
-        .map(|r| r.id.as_str())
+    knowledge.rules.iter().find(|r| fnv1a(&r.id) == tag).map(|r| r.id.as_str())
 }
 
 #[cfg(test)]
@@ -45,10 +41,7 @@ mod tests {
         let a = card_uuid("jak.pregnancy");
         let b = card_uuid("jak.pregnancy");
         assert_ne!(a, b);
-        assert_eq!(
-            Uuid::parse_str(&a).unwrap().as_bytes()[..4],
-            fnv1a("jak.pregnancy")
-        );
+        assert_eq!(Uuid::parse_str(&a).unwrap().as_bytes()[..4], fnv1a("jak.pregnancy"));
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 8);
     }
 }

@@ -10,9 +10,7 @@ use serde_json::json;
 use crate::engine::{Evidence, EvidenceDetail, Finding, OrderReview};
 use crate::facts::{MatchedBy, OrderSubject, ReviewedOrder};
 use crate::knowledge::{Drug, Knowledge};
-use crate::protocol::{
-    Action, ActionType, Card, Coding, Indicator, SelectionBehavior, Source, Suggestion,
-};
+use crate::protocol::{Action, ActionType, Card, Coding, Indicator, Link, SelectionBehavior, Source, Suggestion};
 use crate::vocabulary::{DrugId, Language, Recommendation};
 
 /// CDS Hooks: a summary is shorter than 140 characters.
@@ -21,7 +19,7 @@ pub const SUMMARY_LIMIT: usize = 140;
 pub fn indicator(r: Recommendation) -> Indicator {
     match r {
         Recommendation::AgainstStrong => Indicator::Critical,
-        Recommendation::Against => Indicator::Warning,
+        Recommendation::Against | Recommendation::Caution => Indicator::Warning,
         Recommendation::NoRecommendation | Recommendation::Advice => Indicator::Info,
     }
 }
@@ -31,18 +29,15 @@ pub struct CardContext<'a> {
     pub knowledge: &'a Knowledge,
     pub language: Language,
     pub patient_id: &'a str,
+    /// The service's rules page, linked from each card (none when evaluating offline).
+    pub rules_url: Option<String>,
 }
 
 /// Cards for all reviewed orders: one per rule per order, critical first, then warning, info.
 pub fn render(ctx: &CardContext<'_>, reviews: &[(ReviewedOrder, OrderReview<'_>)]) -> Vec<Card> {
     let mut cards: Vec<Card> = reviews
         .iter()
-        .flat_map(|(order, review)| {
-            review
-                .findings
-                .iter()
-                .map(move |f| card(ctx, order, review, f))
-        })
+        .flat_map(|(order, review)| review.findings.iter().map(move |f| card(ctx, order, review, f)))
         .collect();
     // Stable: within an indicator, orders and catalogue order are kept.
     cards.sort_by_key(|c| std::cmp::Reverse(c.indicator));
@@ -57,41 +52,22 @@ fn subject_name(ctx: &CardContext<'_>, order: &ReviewedOrder) -> String {
     match &order.subject {
         OrderSubject::Drug { drug, .. } => drug_name(ctx.knowledge.drug(*drug)),
         OrderSubject::Item(concept) => concept.label.clone(),
-        OrderSubject::Unidentified {
-            medication_reference,
-        } => medication_reference.clone(),
+        OrderSubject::Unidentified { medication_reference } => medication_reference.clone(),
     }
 }
 
-fn card(
-    ctx: &CardContext<'_>,
-    order: &ReviewedOrder,
-    review: &OrderReview<'_>,
-    finding: &Finding<'_>,
-) -> Card {
+fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, finding: &Finding<'_>) -> Card {
     let lang = ctx.language;
     let k = ctx.knowledge;
     let rule = finding.rule;
     let indicator = indicator(finding.recommendation);
     let subject = subject_name(ctx, order);
-    let labels: Vec<&str> = finding
-        .reasons
-        .iter()
-        .map(|r| r.reason.label.get(lang))
-        .collect();
+    let labels: Vec<&str> = finding.reasons.iter().map(|r| r.reason.label.get(lang)).collect();
     let summary = summary(rule.summary.get(lang), &subject, &labels);
 
     let mut detail = String::new();
-    detail.push_str(&format!(
-        "**{}** — {}\n\n",
-        capitalize(&subject),
-        rule.title.get(lang)
-    ));
-    if let OrderSubject::Drug {
-        matched_by: MatchedBy::Text(text),
-        ..
-    } = &order.subject
-    {
+    detail.push_str(&format!("**{}** — {}\n\n", capitalize(&subject), rule.title.get(lang)));
+    if let OrderSubject::Drug { matched_by: MatchedBy::Text(text), .. } = &order.subject {
         detail.push_str(&match lang {
             Language::En => format!("_Recognised from the order's text \"{text}\", not from a code: check that this is the drug ordered._\n\n"),
             Language::Nl => format!("_Herkend aan de tekst \"{text}\" van de order, niet aan een code: controleer of dit het bestelde middel is._\n\n"),
@@ -102,12 +78,8 @@ fn card(
         Language::Nl => "**Gevonden**\n",
     });
     for found in &finding.reasons {
-        let evidence = found
-            .evidence
-            .iter()
-            .map(|e| evidence_text(e, lang))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>();
+        let evidence =
+            found.evidence.iter().map(|e| evidence_text(e, lang)).filter(|s| !s.is_empty()).collect::<Vec<_>>();
         let arrow = if found.reason.recommendation != finding.recommendation {
             format!(" ({})", found.reason.recommendation.arrow())
         } else {
@@ -116,17 +88,17 @@ fn card(
         if evidence.is_empty() {
             detail.push_str(&format!("- {}{arrow}\n", found.reason.label.get(lang)));
         } else {
-            detail.push_str(&format!(
-                "- {}{arrow}: {}\n",
-                found.reason.label.get(lang),
-                evidence.join("; ")
-            ));
+            detail.push_str(&format!("- {}{arrow}: {}\n", found.reason.label.get(lang), evidence.join("; ")));
         }
     }
     detail.push('\n');
     detail.push_str(rule.advice.get(lang).trim());
     detail.push_str("\n\n");
-    // Advice that belongs to one reason (e.g. this drug's reduced dose).
+    // Advice for this drug (e.g. its reduced dose), then advice that belongs to one reason.
+    if let Some(advice) = order.drug().and_then(|d| rule.drug_advice.get(&d)) {
+        detail.push_str(advice.text.get(lang).trim());
+        detail.push_str(&format!(" _({})_\n\n", advice.source));
+    }
     for found in &finding.reasons {
         if let Some(advice) = &found.reason.advice {
             detail.push_str(advice.get(lang).trim());
@@ -135,15 +107,13 @@ fn card(
     }
 
     let against = finding.recommendation.is_against();
+    let warns = indicator != Indicator::Info;
     let offered = offered_alternatives(finding, review, against);
     let mut suggestions = Vec::new();
     if let Some(alternatives) = &offered {
         detail.push_str(&alternatives_text(k, alternatives, lang));
         if let Some(drug) = order.drug() {
-            suggestions = alternatives
-                .iter()
-                .map(|alt| suggestion(ctx, order, drug, *alt))
-                .collect();
+            suggestions = alternatives.iter().map(|alt| suggestion(ctx, order, drug, *alt)).collect();
         }
     }
     detail.push_str(&match lang {
@@ -152,15 +122,14 @@ fn card(
     });
 
     let source = k.sources.get(&rule.card_source);
+    let suggestions_empty = suggestions.is_empty();
     Card {
         uuid: card_uuid(&rule.id),
         summary,
         detail: Some(detail),
         indicator,
         source: Source {
-            label: source
-                .map(|s| s.label.clone())
-                .unwrap_or_else(|| rule.card_source.clone()),
+            label: source.map(|s| s.label.clone()).unwrap_or_else(|| rule.card_source.clone()),
             url: source.and_then(|s| s.url.clone()),
             topic: Some(Coding {
                 code: rule.id.clone(),
@@ -170,7 +139,7 @@ fn card(
         },
         selection_behavior: (!suggestions.is_empty()).then_some(SelectionBehavior::AtMostOne),
         suggestions,
-        override_reasons: if against {
+        override_reasons: if warns {
             k.override_reasons
                 .iter()
                 .map(|r| Coding {
@@ -182,20 +151,14 @@ fn card(
         } else {
             Vec::new()
         },
-        links: Vec::new(),
+        links: links(ctx, rule, !suggestions_empty),
     }
 }
 
 /// Fill the summary template, keeping it under the 140-character limit: reasons are dropped
 /// from the end ("+2") before anything is cut.
 pub fn summary(template: &str, subject: &str, labels: &[&str]) -> String {
-    let fill = |reasons: &str| {
-        capitalize(
-            &template
-                .replace("{drug}", subject)
-                .replace("{reasons}", reasons),
-        )
-    };
+    let fill = |reasons: &str| capitalize(&template.replace("{drug}", subject).replace("{reasons}", reasons));
     for keep in (1..=labels.len()).rev() {
         let mut reasons = labels[..keep].join("; ");
         if keep < labels.len() {
@@ -249,21 +212,17 @@ fn evidence_text(e: &Evidence, lang: Language) -> String {
         ),
     }
     let label = markdown_escape(&e.label);
-    if notes.is_empty() {
-        label
-    } else {
-        format!("{label} ({})", notes.join(", "))
+    if label.is_empty() {
+        return notes.join(", ");
     }
+    if notes.is_empty() { label } else { format!("{label} ({})", notes.join(", ")) }
 }
 
 /// Record text goes into markdown: keep it from becoming markup.
 fn markdown_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(
-            c,
-            '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|' | '\\'
-        ) {
+        if matches!(c, '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|' | '\\') {
             out.push('\\');
         }
         out.push(if c == '\n' { ' ' } else { c });
@@ -295,27 +254,36 @@ fn medication_status(s: &str, lang: Language) -> &str {
     }
 }
 
+/// A link to the rule's explanation, and with suggestions one to the patient-preference rows.
+fn links(ctx: &CardContext<'_>, rule: &crate::knowledge::Rule, with_suggestions: bool) -> Vec<Link> {
+    let Some(base) = &ctx.rules_url else { return Vec::new() };
+    let (rule_label, preferences_label) = match ctx.language {
+        Language::En => ("How this check works", "Patient preferences: biologics vs JAK inhibitors"),
+        Language::Nl => ("Hoe deze controle werkt", "Patiëntvoorkeuren: biologicals vs JAK-remmers"),
+    };
+    let mut links =
+        vec![Link { label: rule_label.into(), url: format!("{base}#{}", rule.id), kind: "absolute".into() }];
+    if with_suggestions {
+        links.push(Link {
+            label: preferences_label.into(),
+            url: format!("{base}#patient-preferences"),
+            kind: "absolute".into(),
+        });
+    }
+    links
+}
+
 /// What a card suggests: for a seed-A drug ordered for atopic dermatitis, the drugs the rule
 /// (or its reasons) name, else — on a ↓/↓↓ card — every seed-A alternative; always only those
 /// without a ↓/↓↓ finding of their own. `None`: the card offers nothing and says nothing.
-fn offered_alternatives(
-    finding: &Finding<'_>,
-    review: &OrderReview<'_>,
-    against: bool,
-) -> Option<Vec<DrugId>> {
+fn offered_alternatives(finding: &Finding<'_>, review: &OrderReview<'_>, against: bool) -> Option<Vec<DrugId>> {
     let alternatives = review.alternatives.as_ref()?;
     let mut named = finding.rule.suggest.unwrap_or_default();
     for found in &finding.reasons {
         named.0 |= found.reason.suggest.0;
     }
     if !named.is_empty() {
-        Some(
-            alternatives
-                .iter()
-                .copied()
-                .filter(|d| named.contains(*d))
-                .collect(),
-        )
+        Some(alternatives.iter().copied().filter(|d| named.contains(*d)).collect())
     } else if against && finding.rule.suggest_alternatives {
         Some(alternatives.clone())
     } else {
@@ -330,27 +298,16 @@ fn alternatives_text(k: &Knowledge, alternatives: &[DrugId], lang: Language) -> 
             Language::Nl => "**Geen alternatief voorgesteld**: elk middel uit de keuzematrix constitutioneel eczeem dat dit kan vervangen heeft voor deze patiënt ook een ↓ of ↓↓.\n\n".into(),
         };
     }
-    let names = alternatives
-        .iter()
-        .map(|d| drug_name(k.drug(*d)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = alternatives.iter().map(|d| drug_name(k.drug(*d))).collect::<Vec<_>>().join(", ");
     match lang {
-        Language::En => format!(
-            "**Alternatives without a ↓ or ↓↓ finding for this patient** (decision matrix): {names}.\n\n"
-        ),
-        Language::Nl => format!(
-            "**Alternatieven zonder ↓ of ↓↓ voor deze patiënt** (keuzematrix): {names}.\n\n"
-        ),
+        Language::En => {
+            format!("**Alternatives without a ↓ or ↓↓ finding for this patient** (decision matrix): {names}.\n\n")
+        }
+        Language::Nl => format!("**Alternatieven zonder ↓ of ↓↓ voor deze patiënt** (keuzematrix): {names}.\n\n"),
     }
 }
 
-fn suggestion(
-    ctx: &CardContext<'_>,
-    order: &ReviewedOrder,
-    ordered: DrugId,
-    alternative: DrugId,
-) -> Suggestion {
+fn suggestion(ctx: &CardContext<'_>, order: &ReviewedOrder, ordered: DrugId, alternative: DrugId) -> Suggestion {
     let k = ctx.knowledge;
     let from = k.drug(ordered);
     let to = k.drug(alternative);
@@ -375,22 +332,12 @@ fn suggestion(
         Language::En => (
             format!("Order {} instead of {}", drug_name(to), from.key),
             format!("Remove the draft order for {}", drug_name(from)),
-            format!(
-                "Create a draft order for {} (dose to be completed)",
-                drug_name(to)
-            ),
+            format!("Create a draft order for {} (dose to be completed)", drug_name(to)),
         ),
         Language::Nl => (
-            format!(
-                "{} bestellen in plaats van {}",
-                capitalize(&drug_name(to)),
-                from.key
-            ),
+            format!("{} bestellen in plaats van {}", capitalize(&drug_name(to)), from.key),
             format!("Concept-order voor {} verwijderen", drug_name(from)),
-            format!(
-                "Concept-order voor {} aanmaken (dosering nog invullen)",
-                drug_name(to)
-            ),
+            format!("Concept-order voor {} aanmaken (dosering nog invullen)", drug_name(to)),
         ),
     };
     Suggestion {
@@ -432,11 +379,7 @@ mod tests {
             "current or former smoker",
             "hypertension, diabetes or dyslipidaemia",
         ];
-        let s = summary(
-            "{drug}: only if no suitable alternative — {reasons}",
-            "baricitinib (Olumiant)",
-            &labels,
-        );
+        let s = summary("{drug}: only if no suitable alternative — {reasons}", "baricitinib (Olumiant)", &labels);
         assert!(s.chars().count() < SUMMARY_LIMIT, "{s}");
         assert!(s.starts_with("Baricitinib (Olumiant): only if"), "{s}");
         assert!(s.contains(" +"), "{s}");

@@ -1,12 +1,9 @@
 //! The rule engine: patient facts + an order under review → findings. It evaluates the
 //! compiled rule language and nothing else; it knows nothing of HTTP, FHIR JSON or card text.
 
-use crate::facts::{
-    DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before,
-};
+use crate::facts::{DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
 use crate::knowledge::{
-    ConditionStatusFilter, Criterion, Knowledge, NumericTest, Reason, Rule, RuleTarget,
-    ValueSetMask, Which,
+    ConditionStatusFilter, Criterion, Knowledge, NumericTest, Reason, Rule, RuleTarget, ValueSetMask, Which,
 };
 use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
 
@@ -23,12 +20,7 @@ pub struct Evidence {
 
 impl Evidence {
     fn new(label: String, date: Option<Date>, detail: EvidenceDetail) -> Self {
-        Evidence {
-            label,
-            date,
-            event_date: date,
-            detail,
-        }
+        Evidence { label, date, event_date: date, detail }
     }
 }
 
@@ -76,64 +68,43 @@ pub struct Engine<'k> {
 
 impl<'k> Engine<'k> {
     pub fn new(knowledge: &'k Knowledge, jurisdiction: Jurisdiction) -> Self {
-        Engine {
-            knowledge,
-            jurisdiction,
-        }
+        Engine { knowledge, jurisdiction }
     }
 
     /// Does any rule review this order? (Otherwise it costs nothing: no fetch, no card.)
     pub fn in_scope(&self, order: &ReviewedOrder) -> bool {
-        self.knowledge
-            .rules
-            .iter()
-            .any(|r| r.runs_in(self.jurisdiction) && targets(r, order))
+        self.knowledge.rules.iter().any(|r| r.runs_in(self.jurisdiction) && targets(r, order))
     }
 
     pub fn review(&self, facts: &PatientFacts, order: &ReviewedOrder) -> OrderReview<'k> {
         let findings = self.findings(facts, order);
         let alternatives = self.alternatives(facts, order);
-        OrderReview {
-            findings,
-            alternatives,
-        }
+        OrderReview { findings, alternatives }
     }
 
     /// Every rule that fires for the order, in catalogue order.
     pub fn findings(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Vec<Finding<'k>> {
-        let ctx = Ctx {
-            knowledge: self.knowledge,
-            facts,
-            order,
-        };
+        let ctx = Ctx { knowledge: self.knowledge, facts, order };
         let mut findings = Vec::new();
         for rule in &self.knowledge.rules {
-            if !rule.runs_in(self.jurisdiction)
-                || !targets(rule, order)
-                || (rule.start_only && !order.new_start)
-            {
+            if !rule.runs_in(self.jurisdiction) || !targets(rule, order) || (rule.start_only && !order.new_start) {
                 continue;
             }
             let mut reasons = Vec::new();
             for reason in &rule.reasons {
-                let for_drug = reason.applies_to.is_empty()
-                    || order.drug().is_some_and(|d| reason.applies_to.contains(d));
-                if !for_drug
-                    || (reason.start_only && !order.new_start)
-                    || !reason.runs_in(self.jurisdiction)
-                {
+                let for_drug =
+                    reason.applies_to.is_empty() || order.drug().is_some_and(|d| reason.applies_to.contains(d));
+                if !for_drug || (reason.start_only && !order.new_start) || !reason.runs_in(self.jurisdiction) {
                     continue;
                 }
                 if let Some(evidence) = ctx.eval(&reason.when) {
                     reasons.push(FoundReason { reason, evidence });
                 }
             }
-            if let Some(strongest) = reasons.iter().map(|r| r.reason.recommendation).max() {
-                findings.push(Finding {
-                    rule,
-                    recommendation: strongest,
-                    reasons,
-                });
+            // Annotations qualify a finding; they never make one.
+            let strongest = reasons.iter().filter(|r| !r.reason.annotation).map(|r| r.reason.recommendation).max();
+            if let Some(strongest) = strongest {
+                findings.push(Finding { rule, recommendation: strongest, reasons });
             }
         }
         findings
@@ -161,10 +132,7 @@ impl<'k> Engine<'k> {
                     unreadable: None,
                     ..order.clone()
                 };
-                !self
-                    .findings(facts, &hypothetical)
-                    .iter()
-                    .any(|f| f.recommendation.is_against())
+                !self.findings(facts, &hypothetical).iter().any(|f| f.recommendation.is_against())
             })
             .map(|d| d.id)
             .collect();
@@ -178,26 +146,17 @@ impl<'k> Engine<'k> {
 
 /// The order is for this indication: its reason says so, or it names no reason and the
 /// patient has an active condition in the value set (rules-catalog.md, AD and IBD context).
-fn for_indication(
-    facts: &PatientFacts,
-    order: &ReviewedOrder,
-    vs: crate::knowledge::ValueSetId,
-) -> bool {
+fn for_indication(facts: &PatientFacts, order: &ReviewedOrder, vs: crate::knowledge::ValueSetId) -> bool {
     if order.has_reason {
         return order.reasons.value_sets.contains(vs);
     }
-    facts
-        .conditions
-        .iter()
-        .any(|c| c.active && c.concept.class.value_sets.contains(vs))
+    facts.conditions.iter().any(|c| c.active && c.concept.class.value_sets.contains(vs))
 }
 
 fn targets(rule: &Rule, order: &ReviewedOrder) -> bool {
     match (rule.target, &order.subject) {
         (RuleTarget::Drugs(set), OrderSubject::Drug { drug, .. }) => set.contains(*drug),
-        (RuleTarget::OrderedItem(vs), OrderSubject::Item(concept)) => {
-            concept.class.value_sets.contains(vs)
-        }
+        (RuleTarget::OrderedItem(vs), OrderSubject::Item(concept)) => concept.class.value_sets.contains(vs),
         _ => false,
     }
 }
@@ -252,46 +211,36 @@ impl Ctx<'_> {
             Criterion::Sex(s) => (facts.sex == *s).then(Vec::new),
             Criterion::AgeUnknown => facts.age.is_none().then(Vec::new),
             Criterion::NewStart => self.order.new_start.then(Vec::new),
-            Criterion::Indication(vs) => for_indication(facts, self.order, *vs).then(|| {
-                vec![Evidence::new(
-                    self.knowledge.value_set(*vs).title.clone(),
-                    None,
-                    EvidenceDetail::None,
-                )]
-            }),
+            Criterion::Indication(vs) => for_indication(facts, self.order, *vs)
+                .then(|| vec![Evidence::new(self.knowledge.value_set(*vs).title.clone(), None, EvidenceDetail::None)]),
             Criterion::Dose { mg, per_day } => self.order.dose.matches(*mg, *per_day).then(|| {
                 vec![Evidence::new(
                     String::new(),
                     None,
-                    EvidenceDetail::Value(format!(
-                        "{} mg × {}/day",
-                        trim_number(*mg),
-                        trim_number(*per_day)
-                    )),
+                    EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
                 )]
             }),
-            Criterion::DoseUnreadable => match &self.order.dose {
-                DoseReading::Unreadable(text) => Some(vec![Evidence::new(
-                    format!("\"{text}\""),
+            Criterion::OrderedDrug(set) => self.order.drug().is_some_and(|d| set.contains(d)).then(Vec::new),
+            Criterion::DoseRead => match &self.order.dose {
+                DoseReading::Read { mg, per_day } => Some(vec![Evidence::new(
+                    String::new(),
                     None,
-                    EvidenceDetail::None,
+                    EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
                 )]),
                 _ => None,
             },
+            Criterion::DoseUnreadable => match &self.order.dose {
+                DoseReading::Unreadable(text) => {
+                    Some(vec![Evidence::new(format!("\"{text}\""), None, EvidenceDetail::None)])
+                }
+                _ => None,
+            },
             Criterion::RecordProblems => (!facts.record_problems.is_empty()).then(|| {
-                facts
-                    .record_problems
-                    .iter()
-                    .map(|p| Evidence::new(p.clone(), None, EvidenceDetail::None))
-                    .collect()
+                facts.record_problems.iter().map(|p| Evidence::new(p.clone(), None, EvidenceDetail::None)).collect()
             }),
             Criterion::OrderUnreadable => self.order.unreadable.as_ref().map(|e| {
                 vec![Evidence::new(
-                    format!(
-                        "{}: {}",
-                        self.order.reference,
-                        e.lines().next().unwrap_or(e)
-                    ),
+                    format!("{}: {}", self.order.reference, e.lines().next().unwrap_or(e)),
                     None,
                     EvidenceDetail::None,
                 )]
@@ -308,10 +257,7 @@ impl Ctx<'_> {
                         ConditionStatusFilter::History => !c.active,
                         ConditionStatusFilter::Resolved => c.status == "resolved",
                     })
-                    .filter(|c| {
-                        q.severity_in
-                            .is_none_or(|s| c.severity.value_sets.contains(s))
-                    })
+                    .filter(|c| q.severity_in.is_none_or(|s| c.severity.value_sets.contains(s)))
                     .filter(|c| within(c.date, from))
                     .map(|c| {
                         (
@@ -326,8 +272,7 @@ impl Ctx<'_> {
                     })
                     .collect();
                 self.drop_followed(&mut items, q.unless_followed_by.as_deref());
-                (items.len() >= q.min_count as usize)
-                    .then(|| items.into_iter().map(|(_, e)| e).collect())
+                (items.len() >= q.min_count as usize).then(|| items.into_iter().map(|(_, e)| e).collect())
             }
             Criterion::Observation(q) => {
                 let from = self.since(q.within_months);
@@ -350,32 +295,20 @@ impl Ctx<'_> {
                         None => true,
                         Some(vs) => answer_mask(o).contains(vs),
                     })
-                    .filter(|o| {
-                        q.answer_not_in
-                            .is_none_or(|vs| !answer_mask(o).contains(vs))
-                    })
+                    .filter(|o| q.answer_not_in.is_none_or(|vs| !answer_mask(o).contains(vs)))
                     .filter(|o| !q.with_value || !matches!(o.value, ObservedValue::None))
                     .filter(|o| self.numeric_holds(q.numeric, &o.value))
                     .map(|o| {
                         let value = match &o.value {
                             ObservedValue::Coded(c) => c.label.clone(),
                             ObservedValue::Quantity { value, unit } => {
-                                format!("{value} {}", unit.as_deref().unwrap_or(""))
-                                    .trim()
-                                    .to_string()
+                                format!("{value} {}", unit.as_deref().unwrap_or("")).trim().to_string()
                             }
                             ObservedValue::Text(t) => t.clone(),
                             ObservedValue::Flag(b) => b.to_string(),
                             ObservedValue::None => String::new(),
                         };
-                        (
-                            o.date,
-                            Evidence::new(
-                                o.concept.label.clone(),
-                                o.date,
-                                EvidenceDetail::Value(value),
-                            ),
-                        )
+                        (o.date, Evidence::new(o.concept.label.clone(), o.date, EvidenceDetail::Value(value)))
                     })
                     .collect();
                 self.drop_followed(&mut items, q.unless_followed_by.as_deref());
@@ -409,9 +342,7 @@ impl Ctx<'_> {
                     .filter(|i| i.concept.class.value_sets.contains(q.value_set))
                     .filter(|i| {
                         i.date.is_some_and(|d| {
-                            d <= today
-                                && q.within_days
-                                    .is_none_or(|w| (today - d).whole_days() < i64::from(w))
+                            d <= today && q.within_days.is_none_or(|w| (today - d).whole_days() < i64::from(w))
                         })
                     })
                     .map(|i| Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::None))
@@ -426,14 +357,9 @@ impl Ctx<'_> {
                     .filter(|i| i.concept.class.value_sets.contains(q.value_set))
                     .filter(|i| i.reference.as_deref() != Some(self.order.reference.as_str()))
                     .filter(|i| {
-                        i.date.is_none_or(|d| {
-                            q.within_days
-                                .is_none_or(|w| (d - today).whole_days() <= i64::from(w))
-                        })
+                        i.date.is_none_or(|d| q.within_days.is_none_or(|w| (d - today).whole_days() <= i64::from(w)))
                     })
-                    .map(|i| {
-                        Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::Planned)
-                    })
+                    .map(|i| Evidence::new(i.concept.label.clone(), i.date, EvidenceDetail::Planned))
                     .collect();
                 (!items.is_empty()).then_some(items)
             }
@@ -446,29 +372,15 @@ impl Ctx<'_> {
     fn numeric_holds(&self, test: Option<NumericTest>, value: &ObservedValue) -> bool {
         let Some(test) = test else { return true };
         match (test, value) {
-            (
-                NumericTest::Compare {
-                    quantity,
-                    below,
-                    at_least,
-                },
-                ObservedValue::Quantity { value, unit },
-            ) => {
-                match self
-                    .knowledge
-                    .quantity(quantity)
-                    .convert(*value, unit.as_deref())
-                {
+            (NumericTest::Compare { quantity, below, at_least }, ObservedValue::Quantity { value, unit }) => {
+                match self.knowledge.quantity(quantity).convert(*value, unit.as_deref()) {
                     Some(v) => below.is_none_or(|b| v < b) && at_least.is_none_or(|a| v >= a),
                     None => false,
                 }
             }
             (NumericTest::Compare { .. }, _) => false,
             (NumericTest::UnitNotUnderstood(quantity), ObservedValue::Quantity { value, unit }) => {
-                self.knowledge
-                    .quantity(quantity)
-                    .convert(*value, unit.as_deref())
-                    .is_none()
+                self.knowledge.quantity(quantity).convert(*value, unit.as_deref()).is_none()
             }
             (NumericTest::UnitNotUnderstood(_), ObservedValue::None) => false,
             (NumericTest::UnitNotUnderstood(_), _) => true,
@@ -481,12 +393,7 @@ impl Ctx<'_> {
     fn drop_followed(&self, items: &mut Vec<(Option<Date>, Evidence)>, follow: Option<&Criterion>) {
         let Some(follow) = follow else { return };
         // A resolved condition counts from when it ended (e.g. latent TB resolved after treatment).
-        let later: Vec<Date> = self
-            .eval(follow)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|e| e.event_date)
-            .collect();
+        let later: Vec<Date> = self.eval(follow).unwrap_or_default().into_iter().filter_map(|e| e.event_date).collect();
         items.retain(|(date, _)| match date {
             Some(d) => !later.iter().any(|l| l >= d),
             None => true,
@@ -504,11 +411,7 @@ fn answer_mask(o: &crate::facts::ObservationFact) -> ValueSetMask {
 }
 
 fn trim_number(n: f64) -> String {
-    if n.fract() == 0.0 {
-        format!("{n:.0}")
-    } else {
-        format!("{n}")
-    }
+    if n.fract() == 0.0 { format!("{n:.0}") } else { format!("{n}") }
 }
 
 fn status_word(s: crate::knowledge::MedicationStatus) -> &'static str {

@@ -39,11 +39,7 @@ pub fn codings(cc: &CodeableConcept) -> impl Iterator<Item = CodingRef<'_>> + Cl
 }
 
 /// Classify codings (all systems) and build a label; text is not used for meaning here.
-pub fn concept<'a>(
-    knowledge: &Knowledge,
-    codings: impl Iterator<Item = CodingRef<'a>>,
-    text: Option<&str>,
-) -> Concept {
+pub fn concept<'a>(knowledge: &Knowledge, codings: impl Iterator<Item = CodingRef<'a>>, text: Option<&str>) -> Concept {
     let mut class = Classification::default();
     let mut label = text.filter(|t| !t.trim().is_empty()).map(str::to_string);
     let mut first_code = None;
@@ -55,16 +51,10 @@ pub fn concept<'a>(
             }
         }
         if label.is_none() {
-            label = c
-                .display
-                .filter(|d| !d.trim().is_empty())
-                .map(str::to_string);
+            label = c.display.filter(|d| !d.trim().is_empty()).map(str::to_string);
         }
     }
-    Concept {
-        label: label.or(first_code).unwrap_or_else(|| "(no name)".into()),
-        class,
-    }
+    Concept { label: label.or(first_code).unwrap_or_else(|| "(no name)".into()), class }
 }
 
 pub fn concept_of(knowledge: &Knowledge, cc: &CodeableConcept) -> Concept {
@@ -92,14 +82,7 @@ pub fn medication_concept<'a>(
             continue;
         }
         if let Some(drug) = knowledge.codes.classify(system, code).drug {
-            best = Some((
-                priority,
-                drug,
-                MatchedBy::Code {
-                    system: system.into(),
-                    code: code.into(),
-                },
-            ));
+            best = Some((priority, drug, MatchedBy::Code { system: system.into(), code: code.into() }));
         }
     }
     let mut drug = best.map(|(_, d, m)| (d, m));
@@ -165,29 +148,14 @@ mod tests {
 
     #[test]
     fn age_turns_on_the_birthday() {
-        assert_eq!(
-            age_on(date!(1961 - 11 - 28), date!(2026 - 11 - 28)),
-            Some(65)
-        );
-        assert_eq!(
-            age_on(date!(1961 - 11 - 29), date!(2026 - 11 - 28)),
-            Some(64)
-        );
+        assert_eq!(age_on(date!(1961 - 11 - 28), date!(2026 - 11 - 28)), Some(65));
+        assert_eq!(age_on(date!(1961 - 11 - 29), date!(2026 - 11 - 28)), Some(64));
     }
 
     #[test]
     fn months_back_clamp_to_month_end() {
-        assert_eq!(
-            months_before(date!(2026 - 03 - 31), 1),
-            date!(2026 - 02 - 28)
-        );
-        assert_eq!(
-            months_before(date!(2026 - 11 - 28), 12),
-            date!(2025 - 11 - 28)
-        );
-        assert_eq!(
-            months_before(date!(2026 - 01 - 15), 3),
-            date!(2025 - 10 - 15)
-        );
+        assert_eq!(months_before(date!(2026 - 03 - 31), 1), date!(2026 - 02 - 28));
+        assert_eq!(months_before(date!(2026 - 11 - 28), 12), date!(2025 - 11 - 28));
+        assert_eq!(months_before(date!(2026 - 01 - 15), 3), date!(2025 - 10 - 15));
     }
 }

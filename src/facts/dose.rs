@@ -21,9 +21,7 @@ pub enum DoseReading {
 impl DoseReading {
     pub fn matches(&self, mg: f64, per_day: f64) -> bool {
         match self {
-            DoseReading::Read { mg: m, per_day: p } => {
-                (m - mg).abs() < 1e-6 && (p - per_day).abs() < 1e-6
-            }
+            DoseReading::Read { mg: m, per_day: p } => (m - mg).abs() < 1e-6 && (p - per_day).abs() < 1e-6,
             _ => false,
         }
     }
@@ -41,13 +39,7 @@ pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
             if readings.iter().all(|r| r == &readings[0]) {
                 readings[0].clone()
             } else {
-                DoseReading::Unreadable(
-                    several
-                        .iter()
-                        .filter_map(|d| d.text.clone())
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                )
+                DoseReading::Unreadable(several.iter().filter_map(|d| d.text.clone()).collect::<Vec<_>>().join(" / "))
             }
         }
     }
@@ -74,26 +66,20 @@ fn read_one(d: &Dosage) -> DoseReading {
 }
 
 fn structured(d: &Dosage) -> Option<DoseReading> {
-    let dose = d
-        .dose_and_rate
-        .iter()
-        .flatten()
-        .find_map(|r| match &r.dose {
-            Some(DosageDoseAndRateDose::Quantity(q)) => Some(q),
-            _ => None,
-        })?;
+    let dose = d.dose_and_rate.iter().flatten().find_map(|r| match &r.dose {
+        Some(DosageDoseAndRateDose::Quantity(q)) => Some(q),
+        _ => None,
+    })?;
     let value = dose.value?;
     let unit = dose.code.as_deref().or(dose.unit.as_deref())?;
     let mg = to_mg(value, unit)?;
     let timing = d.timing.as_ref()?;
     let per_day = match &timing.repeat {
         Some(repeat) => per_day(repeat)?,
-        None => timing.code.as_ref().and_then(|c| {
-            c.coding
-                .iter()
-                .flatten()
-                .find_map(|c| c.code.as_deref().and_then(abbreviation))
-        })?,
+        None => timing
+            .code
+            .as_ref()
+            .and_then(|c| c.coding.iter().flatten().find_map(|c| c.code.as_deref().and_then(abbreviation)))?,
     };
     Some(DoseReading::Read { mg, per_day })
 }
@@ -122,23 +108,16 @@ fn to_mg(value: f64, unit: &str) -> Option<f64> {
 
 /// HL7 timing abbreviations (GTSAbbreviation) and their Latin/Dutch cousins in texts.
 fn abbreviation(code: &str) -> Option<f64> {
-    Some(
-        match code
-            .to_lowercase()
-            .trim_matches('.')
-            .replace('.', "")
-            .as_str()
-        {
-            "qd" | "od" | "daily" => 1.0,
-            "bid" | "bd" => 2.0,
-            "tid" | "tds" => 3.0,
-            "qid" | "qds" => 4.0,
-            "q12h" => 2.0,
-            "q24h" => 1.0,
-            "q8h" => 3.0,
-            _ => return None,
-        },
-    )
+    Some(match code.to_lowercase().trim_matches('.').replace('.', "").as_str() {
+        "qd" | "od" | "daily" => 1.0,
+        "bid" | "bd" => 2.0,
+        "tid" | "tds" => 3.0,
+        "qid" | "qds" => 4.0,
+        "q12h" => 2.0,
+        "q24h" => 1.0,
+        "q8h" => 3.0,
+        _ => return None,
+    })
 }
 
 /// Read a dose text. Exactly one mg amount and exactly one frequency must be found.
@@ -171,19 +150,13 @@ pub fn read_text(text: &str) -> DoseReading {
             .strip_suffix('x')
             .and_then(number)
             .map(|n| (n, true))
-            .or_else(|| {
-                (next == "x")
-                    .then(|| number(w))
-                    .flatten()
-                    .map(|n| (n, false))
-            })
+            .or_else(|| (next == "x").then(|| number(w)).flatten().map(|n| (n, false)))
         {
             // "2x daags", "2 x per dag", "1x daily", "2x a day"
             let after = if glued { i + 1 } else { i + 2 };
             let a = words.get(after).copied().unwrap_or("");
             let b = words.get(after + 1).copied().unwrap_or("");
-            let daily =
-                |s: &str| ["daags", "dag", "daily", "day", "/dag", "/d", "/day"].contains(&s);
+            let daily = |s: &str| ["daags", "dag", "daily", "day", "/dag", "/d", "/day"].contains(&s);
             if daily(a) {
                 frequencies.push(n);
                 i = after;
@@ -191,11 +164,7 @@ pub fn read_text(text: &str) -> DoseReading {
                 frequencies.push(n);
                 i = after + 1;
             }
-        } else if let Some(n) = w
-            .strip_suffix("x/dag")
-            .or_else(|| w.strip_suffix("x/d"))
-            .and_then(number)
-        {
+        } else if let Some(n) = w.strip_suffix("x/dag").or_else(|| w.strip_suffix("x/d")).and_then(number) {
             frequencies.push(n);
         } else if let Some((f, consumed)) = word_frequency(w, &words[i + 1..]) {
             frequencies.push(f);
@@ -206,10 +175,7 @@ pub fn read_text(text: &str) -> DoseReading {
         i += 1;
     }
     match (amounts.as_slice(), frequencies.as_slice()) {
-        ([mg], [per_day]) => DoseReading::Read {
-            mg: *mg,
-            per_day: *per_day,
-        },
+        ([mg], [per_day]) => DoseReading::Read { mg: *mg, per_day: *per_day },
         _ => DoseReading::Unreadable(text.to_string()),
     }
 }

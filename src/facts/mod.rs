@@ -6,13 +6,12 @@ mod concepts;
 mod dose;
 
 use fhir_sdk::r4b::resources::{
-    Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest,
-    MedicationStatement, Observation, Resource,
+    Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest, MedicationStatement,
+    Observation, Resource,
 };
 use fhir_sdk::r4b::resources::{
     ConditionAbatement, ConditionOnset, ImmunizationOccurrence, MedicationRequestMedication,
-    MedicationStatementEffective, MedicationStatementMedication, ObservationEffective,
-    ObservationValue,
+    MedicationStatementEffective, MedicationStatementMedication, ObservationEffective, ObservationValue,
 };
 use fhir_sdk::r4b::types::Reference;
 
@@ -132,18 +131,10 @@ impl ReviewedOrder {
 
 impl PatientFacts {
     /// Read the record (and the session's draft orders, as co-medication and planned vaccines).
-    pub fn build(
-        knowledge: &Knowledge,
-        record: &PatientRecord,
-        drafts: &[DraftOrder],
-        today: Date,
-    ) -> PatientFacts {
+    pub fn build(knowledge: &Knowledge, record: &PatientRecord, drafts: &[DraftOrder], today: Date) -> PatientFacts {
         let (age, sex) = match &record.patient {
             Some(p) => (
-                p.birth_date
-                    .as_ref()
-                    .and_then(day)
-                    .and_then(|b| age_on(b, today)),
+                p.birth_date.as_ref().and_then(day).and_then(|b| age_on(b, today)),
                 match p.gender.as_ref().map(|g| g.as_ref()) {
                     Some("female") => Sex::Female,
                     Some("male") => Sex::Male,
@@ -157,30 +148,16 @@ impl PatientFacts {
             today,
             age,
             sex,
-            conditions: record
-                .conditions
-                .iter()
-                .filter_map(|c| condition(knowledge, c))
-                .collect(),
-            observations: record
-                .observations
-                .iter()
-                .filter_map(|o| observation(knowledge, o))
-                .collect(),
+            conditions: record.conditions.iter().filter_map(|c| condition(knowledge, c)).collect(),
+            observations: record.observations.iter().filter_map(|o| observation(knowledge, o)).collect(),
             medications: Vec::new(),
-            immunizations: record
-                .immunizations
-                .iter()
-                .filter_map(|i| immunization(knowledge, i))
-                .collect(),
+            immunizations: record.immunizations.iter().filter_map(|i| immunization(knowledge, i)).collect(),
             planned_immunizations: Vec::new(),
             record_problems: record.problems.iter().map(describe_problem).collect(),
         };
         for r in &record.medication_requests {
             if let Some(status) = request_status(&r.status) {
-                facts
-                    .medications
-                    .push(medication_request(knowledge, record, r, status, None));
+                facts.medications.push(medication_request(knowledge, record, r, status, None));
             }
         }
         for s in &record.medication_statements {
@@ -189,20 +166,12 @@ impl PatientFacts {
             }
         }
         for r in &record.immunization_recommendations {
-            facts
-                .planned_immunizations
-                .extend(recommendation(knowledge, r));
+            facts.planned_immunizations.extend(recommendation(knowledge, r));
         }
         for d in drafts {
             match &d.content {
                 DraftContent::Medication(r) => {
-                    let fact = medication_request(
-                        knowledge,
-                        record,
-                        r,
-                        MedicationStatus::Draft,
-                        Some(&d.reference),
-                    );
+                    let fact = medication_request(knowledge, record, r, MedicationStatus::Draft, Some(&d.reference));
                     facts.planned_immunizations.push(ImmunizationFact {
                         concept: fact.concept.clone(),
                         date: Some(today),
@@ -227,13 +196,9 @@ impl PatientFacts {
 
     /// The patient has an active (or paused) order or statement for this drug.
     pub fn on_drug(&self, drug: DrugId) -> bool {
-        self.medications.iter().any(|m| {
-            m.drug == Some(drug)
-                && matches!(
-                    m.status,
-                    MedicationStatus::Active | MedicationStatus::OnHold
-                )
-        })
+        self.medications
+            .iter()
+            .any(|m| m.drug == Some(drug) && matches!(m.status, MedicationStatus::Active | MedicationStatus::OnHold))
     }
 }
 
@@ -274,27 +239,19 @@ pub fn reviewed_orders(
                 }
                 let subject = match (drug, unresolved_reference(record, r)) {
                     (Some((drug, matched_by)), _) => OrderSubject::Drug { drug, matched_by },
-                    (None, Some(medication_reference)) => OrderSubject::Unidentified {
-                        medication_reference,
-                    },
+                    (None, Some(medication_reference)) => OrderSubject::Unidentified { medication_reference },
                     (None, None) => OrderSubject::Item(concept),
                 };
                 (subject, reasons, None)
             }
             DraftContent::Service(s) => match &s.code {
-                Some(code) => (
-                    OrderSubject::Item(service_concept(knowledge, code)),
-                    Classification::default(),
-                    None,
-                ),
+                Some(code) => (OrderSubject::Item(service_concept(knowledge, code)), Classification::default(), None),
                 None => continue,
             },
             DraftContent::Unreadable { error, json } => match drug_in_raw_json(knowledge, json) {
-                Some((drug, matched_by)) => (
-                    OrderSubject::Drug { drug, matched_by },
-                    Classification::default(),
-                    Some(error.clone()),
-                ),
+                Some((drug, matched_by)) => {
+                    (OrderSubject::Drug { drug, matched_by }, Classification::default(), Some(error.clone()))
+                }
                 None => continue,
             },
             DraftContent::Other => continue,
@@ -319,15 +276,8 @@ pub fn reviewed_orders(
 
 fn describe_problem(p: &RecordProblem) -> String {
     match p {
-        RecordProblem::Unreadable {
-            resource,
-            key,
-            error,
-        } => {
-            format!(
-                "{resource} (prefetch key '{key}') could not be read: {}",
-                first_line(error)
-            )
+        RecordProblem::Unreadable { resource, key, error } => {
+            format!("{resource} (prefetch key '{key}') could not be read: {}", first_line(error))
         }
         RecordProblem::CutShort { key, reason } => format!("'{key}' is incomplete: {reason}"),
     }
@@ -343,11 +293,7 @@ fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
         return None;
     }
     let code = c.code.as_ref()?;
-    let status = c
-        .clinical_status
-        .as_ref()
-        .and_then(|s| first_code(s))
-        .map(str::to_string);
+    let status = c.clinical_status.as_ref().and_then(|s| first_code(s)).map(str::to_string);
     // No clinical status: resolved only when an abatement is recorded; otherwise assume active
     // (missing data is never read as safe).
     let active = match status.as_deref() {
@@ -369,21 +315,11 @@ fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
     Some(ConditionFact {
         concept: concept_of(knowledge, code),
         active,
-        status: status.unwrap_or_else(|| {
-            if active {
-                "active".into()
-            } else {
-                "resolved".into()
-            }
-        }),
+        status: status.unwrap_or_else(|| if active { "active".into() } else { "resolved".into() }),
         date: date.or(ended),
         onset,
         ended,
-        severity: c
-            .severity
-            .as_ref()
-            .map(|s| concept_of(knowledge, s).class)
-            .unwrap_or_default(),
+        severity: c.severity.as_ref().map(|s| concept_of(knowledge, s).class).unwrap_or_default(),
     })
 }
 
@@ -392,10 +328,7 @@ fn first_code(cc: &fhir_sdk::r4b::types::CodeableConcept) -> Option<&str> {
 }
 
 fn observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact> {
-    if matches!(
-        o.status.as_ref(),
-        "cancelled" | "entered-in-error" | "unknown"
-    ) {
+    if matches!(o.status.as_ref(), "cancelled" | "entered-in-error" | "unknown") {
         return None;
     }
     let date = match &o.effective {
@@ -406,34 +339,21 @@ fn observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact
     }
     .or_else(|| o.issued.as_ref().map(|i| day_of_instant(&i.0)));
     let value = match &o.value {
-        Some(ObservationValue::CodeableConcept(cc)) => {
-            ObservedValue::Coded(concept_of(knowledge, cc))
-        }
+        Some(ObservationValue::CodeableConcept(cc)) => ObservedValue::Coded(concept_of(knowledge, cc)),
         Some(ObservationValue::Quantity(q)) => match q.value {
-            Some(v) => ObservedValue::Quantity {
-                value: v,
-                unit: q.code.clone().or_else(|| q.unit.clone()),
-            },
+            Some(v) => ObservedValue::Quantity { value: v, unit: q.code.clone().or_else(|| q.unit.clone()) },
             None => ObservedValue::None,
         },
         Some(ObservationValue::String(s)) => ObservedValue::Text(s.clone()),
         Some(ObservationValue::Boolean(b)) => ObservedValue::Flag(*b),
-        Some(ObservationValue::Integer(i)) => ObservedValue::Quantity {
-            value: f64::from(*i),
-            unit: None,
-        },
+        Some(ObservationValue::Integer(i)) => ObservedValue::Quantity { value: f64::from(*i), unit: None },
         _ => ObservedValue::None,
     };
     let mut interpretation = Classification::default();
     for i in o.interpretation.iter().flatten() {
         interpretation.merge(&concept_of(knowledge, i).class);
     }
-    Some(ObservationFact {
-        concept: concept_of(knowledge, &o.code),
-        date,
-        value,
-        interpretation,
-    })
+    Some(ObservationFact { concept: concept_of(knowledge, &o.code), date, value, interpretation })
 }
 
 fn immunization(knowledge: &Knowledge, i: &Immunization) -> Option<ImmunizationFact> {
@@ -445,16 +365,8 @@ fn immunization(knowledge: &Knowledge, i: &Immunization) -> Option<ImmunizationF
         ImmunizationOccurrence::String(_) => None,
     }
     .or_else(|| i.recorded.as_ref().and_then(day_of));
-    let (concept, _) = medication_concept(
-        knowledge,
-        codings(&i.vaccine_code),
-        i.vaccine_code.text.as_deref(),
-    );
-    Some(ImmunizationFact {
-        concept,
-        date,
-        reference: None,
-    })
+    let (concept, _) = medication_concept(knowledge, codings(&i.vaccine_code), i.vaccine_code.text.as_deref());
+    Some(ImmunizationFact { concept, date, reference: None })
 }
 
 fn recommendation(knowledge: &Knowledge, r: &ImmunizationRecommendation) -> Vec<ImmunizationFact> {
@@ -464,19 +376,10 @@ fn recommendation(knowledge: &Knowledge, r: &ImmunizationRecommendation) -> Vec<
         if !matches!(status, Some("due" | "overdue")) {
             continue;
         }
-        let due = rec
-            .date_criterion
-            .iter()
-            .flatten()
-            .filter_map(|c| day_of(&c.value))
-            .min();
+        let due = rec.date_criterion.iter().flatten().filter_map(|c| day_of(&c.value)).min();
         for vc in rec.vaccine_code.iter().flatten() {
             let (concept, _) = medication_concept(knowledge, codings(vc), vc.text.as_deref());
-            out.push(ImmunizationFact {
-                concept,
-                date: due.or_else(|| day_of(&r.date)),
-                reference: None,
-            });
+            out.push(ImmunizationFact { concept, date: due.or_else(|| day_of(&r.date)), reference: None });
         }
     }
     out
@@ -528,9 +431,7 @@ fn medication_statement(
         MedicationStatementMedication::CodeableConcept(cc) => {
             medication_concept(knowledge, codings(cc), cc.text.as_deref())
         }
-        MedicationStatementMedication::Reference(r) => {
-            referenced_medication(knowledge, record, &s.contained, r)
-        }
+        MedicationStatementMedication::Reference(r) => referenced_medication(knowledge, record, &s.contained, r),
     };
     let date = match &s.effective {
         Some(MedicationStatementEffective::DateTime(dt)) => day_of(dt),
@@ -578,10 +479,7 @@ fn referenced_medication(
         })
     } else {
         let id = target.rsplit('/').next().unwrap_or("");
-        record
-            .medications
-            .iter()
-            .find(|m| !id.is_empty() && m.id.as_deref() == Some(id))
+        record.medications.iter().find(|m| !id.is_empty() && m.id.as_deref() == Some(id))
     };
     match found.and_then(|m| m.code.as_ref()) {
         Some(cc) => medication_concept(knowledge, codings(cc), cc.text.as_deref()),
@@ -605,22 +503,13 @@ fn unresolved_reference(record: &PatientRecord, r: &MedicationRequest) -> Option
         return None;
     }
     let id = target.rsplit('/').next().unwrap_or("");
-    let resolved = record
-        .medications
-        .iter()
-        .any(|m| !id.is_empty() && m.id.as_deref() == Some(id));
+    let resolved = record.medications.iter().any(|m| !id.is_empty() && m.id.as_deref() == Some(id));
     (!resolved).then(|| target.to_string())
 }
 
-fn resolve_condition<'r>(
-    record: &'r PatientRecord,
-    reference: &Reference,
-) -> Option<&'r Condition> {
+fn resolve_condition<'r>(record: &'r PatientRecord, reference: &Reference) -> Option<&'r Condition> {
     let id = reference.reference.as_deref()?.rsplit('/').next()?;
-    record
-        .conditions
-        .iter()
-        .find(|c| c.id.as_deref() == Some(id))
+    record.conditions.iter().find(|c| c.id.as_deref() == Some(id))
 }
 
 /// Recognise the drug of an order fhir-sdk could not read, from its raw JSON.
@@ -639,16 +528,8 @@ fn drug_in_raw_json(knowledge: &Knowledge, json: &str) -> Option<(DrugId, Matche
     }
     let text = cc
         .and_then(|c| c.get("text"))
-        .or_else(|| {
-            value
-                .get("medicationReference")
-                .and_then(|r| r.get("display"))
-        })
+        .or_else(|| value.get("medicationReference").and_then(|r| r.get("display")))
         .and_then(|t| t.as_str());
-    let refs = list.iter().map(|(system, code, display)| CodingRef {
-        system: *system,
-        code: *code,
-        display: *display,
-    });
+    let refs = list.iter().map(|(system, code, display)| CodingRef { system: *system, code: *code, display: *display });
     medication_concept(knowledge, refs, text).1
 }

@@ -14,13 +14,7 @@ pub use server::FhirServerSettings;
 use crate::protocol::{CdsRequest, PrefetchValue};
 
 /// The prefetch keys this service declares, in the order they are reported.
-pub const KEYS: [&str; 5] = [
-    "patient",
-    "conditions",
-    "medications",
-    "observations",
-    "immunizations",
-];
+pub const KEYS: [&str; 5] = ["patient", "conditions", "medications", "observations", "immunizations"];
 
 /// Why the record could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,23 +45,16 @@ pub async fn gather(
     let mut missing = Vec::new();
     for key in KEYS {
         match request.prefetch.get(key) {
-            None => missing.push(MissingKey {
-                key,
-                why: "not in prefetch".into(),
-            }),
+            None => missing.push(MissingKey { key, why: "not in prefetch".into() }),
             // `null` is the client's "no data"; only the Patient cannot be absent.
-            Some(PrefetchValue::Null) if key == "patient" => missing.push(MissingKey {
-                key,
-                why: "prefetch says null (no Patient)".into(),
-            }),
+            Some(PrefetchValue::Null) if key == "patient" => {
+                missing.push(MissingKey { key, why: "prefetch says null (no Patient)".into() })
+            }
             Some(PrefetchValue::Null) => {}
             Some(PrefetchValue::Json(json)) => {
                 let reading = read_key(key, json, patient_id, &mut record)?;
                 if let Some(failure) = reading.failure {
-                    missing.push(MissingKey {
-                        key,
-                        why: format!("prefetch holds an OperationOutcome: {failure}"),
-                    });
+                    missing.push(MissingKey { key, why: format!("prefetch holds an OperationOutcome: {failure}") });
                 } else if reading.next_page.is_some() {
                     record.problems.push(RecordProblem::CutShort {
                         key: key.to_string(),
@@ -81,14 +68,10 @@ pub async fn gather(
         server::fetch_missing(request, templates, server, &missing, &mut record).await?;
     }
     let patient_sent = !missing.iter().any(|m| m.key == "patient") || record.patient.is_some();
-    let patient_unreadable = record
-        .problems
-        .iter()
-        .any(|p| matches!(p, RecordProblem::Unreadable { key, .. } if key == "patient"));
+    let patient_unreadable =
+        record.problems.iter().any(|p| matches!(p, RecordProblem::Unreadable { key, .. } if key == "patient"));
     if !patient_sent && !patient_unreadable {
-        return Err(DataError::Unavailable(
-            "no Patient resource could be obtained".into(),
-        ));
+        return Err(DataError::Unavailable("no Patient resource could be obtained".into()));
     }
     Ok(record)
 }

@@ -93,10 +93,7 @@ pub fn outcome_message(json: &str) -> String {
         .issue
         .iter()
         .map(|i| {
-            let text = i
-                .diagnostics
-                .clone()
-                .or_else(|| i.details.as_ref().and_then(|d| d.text.clone()));
+            let text = i.diagnostics.clone().or_else(|| i.details.as_ref().and_then(|d| d.text.clone()));
             format!(
                 "{} {}: {}",
                 i.severity.as_deref().unwrap_or("error"),
@@ -105,11 +102,7 @@ pub fn outcome_message(json: &str) -> String {
             )
         })
         .collect();
-    if parts.is_empty() {
-        "an OperationOutcome without issues".into()
-    } else {
-        parts.join("; ")
-    }
+    if parts.is_empty() { "an OperationOutcome without issues".into() } else { parts.join("; ") }
 }
 
 /// Read one key's JSON (a resource or a searchset Bundle) into the record.
@@ -119,30 +112,20 @@ pub fn read_key(
     patient_id: &str,
     record: &mut PatientRecord,
 ) -> Result<KeyReading, WrongData> {
-    let peek: Peek = serde_json::from_str(json.get()).map_err(|_| {
-        WrongData(format!(
-            "prefetch `{key}` is not a FHIR resource (a JSON object with resourceType)"
-        ))
-    })?;
+    let peek: Peek = serde_json::from_str(json.get())
+        .map_err(|_| WrongData(format!("prefetch `{key}` is not a FHIR resource (a JSON object with resourceType)")))?;
     let mut reading = KeyReading::default();
     match peek.resource_type.as_deref() {
         Some("Bundle") => {
-            let bundle: WireBundle = serde_json::from_str(json.get()).map_err(|e| {
-                WrongData(format!("prefetch `{key}`: the Bundle cannot be read: {e}"))
-            })?;
-            reading.next_page = bundle
-                .link
-                .iter()
-                .find(|l| l.relation.as_deref() == Some("next"))
-                .and_then(|l| l.url.clone());
+            let bundle: WireBundle = serde_json::from_str(json.get())
+                .map_err(|e| WrongData(format!("prefetch `{key}`: the Bundle cannot be read: {e}")))?;
+            reading.next_page =
+                bundle.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.clone());
             for (i, entry) in bundle.entry.iter().enumerate() {
                 let Some(resource) = entry.resource else {
                     continue;
                 };
-                let fallback = entry
-                    .full_url
-                    .clone()
-                    .unwrap_or_else(|| format!("entry[{i}]"));
+                let fallback = entry.full_url.clone().unwrap_or_else(|| format!("entry[{i}]"));
                 if read_resource(key, resource, &fallback, patient_id, record)? {
                     reading.resources += 1;
                 }
@@ -167,11 +150,8 @@ fn read_resource(
     patient_id: &str,
     record: &mut PatientRecord,
 ) -> Result<bool, WrongData> {
-    let peek: Peek = serde_json::from_str(raw.get()).map_err(|_| {
-        WrongData(format!(
-            "prefetch `{key}` holds an entry that is not a FHIR resource ({fallback})"
-        ))
-    })?;
+    let peek: Peek = serde_json::from_str(raw.get())
+        .map_err(|_| WrongData(format!("prefetch `{key}` holds an entry that is not a FHIR resource ({fallback})")))?;
     let kind = peek.resource_type.as_deref().unwrap_or("");
     let name = match &peek.id {
         Some(id) => format!("{kind}/{id}"),
@@ -201,70 +181,21 @@ fn read_resource(
                 Ok(true)
             }
             Err(error) => {
-                record.problems.push(RecordProblem::Unreadable {
-                    resource: name,
-                    key: key.to_string(),
-                    error,
-                });
+                record.problems.push(RecordProblem::Unreadable { resource: name, key: key.to_string(), error });
                 Ok(false)
             }
         },
-        "Condition" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.conditions,
-        ),
-        "MedicationRequest" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.medication_requests,
-        ),
-        "MedicationStatement" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.medication_statements,
-        ),
-        "Medication" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.medications,
-        ),
-        "Observation" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.observations,
-        ),
-        "Immunization" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.immunizations,
-        ),
-        "ImmunizationRecommendation" => take(
-            raw,
-            key,
-            &name,
-            patient_id,
-            &mut record.problems,
-            &mut record.immunization_recommendations,
-        ),
+        "Condition" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.conditions),
+        "MedicationRequest" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.medication_requests),
+        "MedicationStatement" => {
+            take(raw, key, &name, patient_id, &mut record.problems, &mut record.medication_statements)
+        }
+        "Medication" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.medications),
+        "Observation" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.observations),
+        "Immunization" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.immunizations),
+        "ImmunizationRecommendation" => {
+            take(raw, key, &name, patient_id, &mut record.problems, &mut record.immunization_recommendations)
+        }
         _ => unreachable!("allowed_types lists only the types above"),
     }
 }
@@ -311,11 +242,7 @@ fn take<T: DeserializeOwned + AboutPatient>(
             Ok(true)
         }
         Err(error) => {
-            problems.push(RecordProblem::Unreadable {
-                resource: name.to_string(),
-                key: key.to_string(),
-                error,
-            });
+            problems.push(RecordProblem::Unreadable { resource: name.to_string(), key: key.to_string(), error });
             Ok(false)
         }
     }
@@ -326,12 +253,7 @@ fn parse<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
 }
 
 /// A resource about another patient must never be used: refuse the whole request.
-fn check_patient(
-    reference: Option<&str>,
-    patient_id: &str,
-    key: &str,
-    name: &str,
-) -> Result<(), WrongData> {
+fn check_patient(reference: Option<&str>, patient_id: &str, key: &str, name: &str) -> Result<(), WrongData> {
     let Some(reference) = reference else {
         return Ok(());
     };
@@ -349,39 +271,27 @@ fn check_patient(
 
 /// Read `context.draftOrders`.
 pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
-    let peek: Peek = serde_json::from_str(raw.get())
-        .map_err(|_| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
+    let peek: Peek =
+        serde_json::from_str(raw.get()).map_err(|_| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
     if peek.resource_type.as_deref() != Some("Bundle") {
-        return Err(WrongData(
-            "`context.draftOrders` must be a FHIR Bundle".into(),
-        ));
+        return Err(WrongData("`context.draftOrders` must be a FHIR Bundle".into()));
     }
-    let bundle: WireBundle = serde_json::from_str(raw.get())
-        .map_err(|e| WrongData(format!("`context.draftOrders` cannot be read: {e}")))?;
+    let bundle: WireBundle =
+        serde_json::from_str(raw.get()).map_err(|e| WrongData(format!("`context.draftOrders` cannot be read: {e}")))?;
     let mut drafts = DraftOrders::default();
     for (i, entry) in bundle.entry.iter().enumerate() {
         let Some(resource) = entry.resource else {
-            return Err(WrongData(format!(
-                "`context.draftOrders` entry {i} has no resource"
-            )));
+            return Err(WrongData(format!("`context.draftOrders` entry {i} has no resource")));
         };
-        let peek: Peek = serde_json::from_str(resource.get()).map_err(|_| {
-            WrongData(format!(
-                "`context.draftOrders` entry {i} is not a FHIR resource"
-            ))
-        })?;
+        let peek: Peek = serde_json::from_str(resource.get())
+            .map_err(|_| WrongData(format!("`context.draftOrders` entry {i} is not a FHIR resource")))?;
         let kind = peek.resource_type.as_deref().unwrap_or_default();
         if kind.is_empty() {
-            return Err(WrongData(format!(
-                "`context.draftOrders` entry {i} has no resourceType"
-            )));
+            return Err(WrongData(format!("`context.draftOrders` entry {i} has no resourceType")));
         }
         let reference = match &peek.id {
             Some(id) => format!("{kind}/{id}"),
-            None => entry
-                .full_url
-                .clone()
-                .unwrap_or_else(|| format!("{kind}/#{i}")),
+            None => entry.full_url.clone().unwrap_or_else(|| format!("{kind}/#{i}")),
         };
         let content = match kind {
             // A Medication that an order's medicationReference points to.
@@ -393,25 +303,15 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
             }
             "MedicationRequest" => match parse(resource) {
                 Ok(r) => DraftContent::Medication(r),
-                Err(error) => DraftContent::Unreadable {
-                    error,
-                    json: resource.get().to_string(),
-                },
+                Err(error) => DraftContent::Unreadable { error, json: resource.get().to_string() },
             },
             "ServiceRequest" => match parse(resource) {
                 Ok(r) => DraftContent::Service(r),
-                Err(error) => DraftContent::Unreadable {
-                    error,
-                    json: resource.get().to_string(),
-                },
+                Err(error) => DraftContent::Unreadable { error, json: resource.get().to_string() },
             },
             _ => DraftContent::Other,
         };
-        drafts.orders.push(DraftOrder {
-            reference,
-            has_id: peek.id.is_some(),
-            content,
-        });
+        drafts.orders.push(DraftOrder { reference, has_id: peek.id.is_some(), content });
     }
     Ok(drafts)
 }
@@ -441,22 +341,10 @@ mod tests {
     #[test]
     fn wrong_type_and_other_patient_are_refused() {
         let mut record = PatientRecord::default();
-        let obs =
-            raw(r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}"#);
-        assert!(
-            read_key("conditions", &obs, "p1", &mut record)
-                .unwrap_err()
-                .0
-                .contains("Observation/o")
-        );
-        let other =
-            raw(r#"{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p2"}}"#);
-        assert!(
-            read_key("conditions", &other, "p1", &mut record)
-                .unwrap_err()
-                .0
-                .contains("another patient")
-        );
+        let obs = raw(r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}"#);
+        assert!(read_key("conditions", &obs, "p1", &mut record).unwrap_err().0.contains("Observation/o"));
+        let other = raw(r#"{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p2"}}"#);
+        assert!(read_key("conditions", &other, "p1", &mut record).unwrap_err().0.contains("another patient"));
     }
 
     #[test]
@@ -466,9 +354,6 @@ mod tests {
             r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"search took too long"}]}"#,
         );
         let reading = read_key("observations", &oo, "p1", &mut record).unwrap();
-        assert_eq!(
-            reading.failure.as_deref(),
-            Some("error timeout: search took too long")
-        );
+        assert_eq!(reading.failure.as_deref(), Some("error timeout: search took too long"));
     }
 }

@@ -2,19 +2,15 @@
 //! resources used here), plus what could not be read.
 
 use fhir_sdk::r4b::resources::{
-    Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest,
-    MedicationStatement, Observation, Patient, ServiceRequest,
+    Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest, MedicationStatement,
+    Observation, Patient, ServiceRequest,
 };
 
 /// Something the service met while reading the record that limits what it can check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordProblem {
     /// A resource of the right type that fhir-sdk could not read; the others were kept.
-    Unreadable {
-        resource: String,
-        key: String,
-        error: String,
-    },
+    Unreadable { resource: String, key: String, error: String },
     /// A search returned more pages than the service was given or may fetch.
     CutShort { key: String, reason: String },
 }

@@ -17,17 +17,11 @@ pub(super) async fn fetch_missing(
     missing: &[MissingKey],
     _record: &mut PatientRecord,
 ) -> Result<(), DataError> {
-    let gaps = missing
-        .iter()
-        .map(|m| format!("`{}` ({})", m.key, m.why))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let gaps = missing.iter().map(|m| format!("`{}` ({})", m.key, m.why)).collect::<Vec<_>>().join(", ");
     let why = if request.fhir_server.is_none() {
         "the request names no fhirServer to fetch them from"
     } else {
         "this version cannot fetch from fhirServer yet"
     };
-    Err(DataError::Unavailable(format!(
-        "the service needs prefetch data it did not receive: {gaps}; {why}"
-    )))
+    Err(DataError::Unavailable(format!("the service needs prefetch data it did not receive: {gaps}; {why}")))
 }

@@ -66,10 +66,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
-            error: self.kind(),
-            message: self.to_string(),
-        })
+        HttpResponse::build(self.status_code()).json(ErrorBody { error: self.kind(), message: self.to_string() })
     }
 }
 
@@ -77,9 +74,7 @@ impl From<AdviceError> for ApiError {
     fn from(e: AdviceError) -> Self {
         match e {
             AdviceError::UnknownService(_) => ApiError::NotFound(e.to_string()),
-            AdviceError::Request(RequestError::MalformedJson(_)) => {
-                ApiError::BadRequest(e.to_string())
-            }
+            AdviceError::Request(RequestError::MalformedJson(_)) => ApiError::BadRequest(e.to_string()),
             AdviceError::Request(_) => ApiError::BadRequest(e.to_string()),
             AdviceError::Data(DataError::Refused(w)) => ApiError::Unprocessable(w.to_string()),
             AdviceError::Data(DataError::Unavailable(why)) => ApiError::PreconditionFailed(why),

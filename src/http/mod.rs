@@ -2,6 +2,7 @@
 //! It knows the CDS Hooks endpoints, not the clinical rules.
 
 mod errors;
+mod rules_page;
 
 use std::time::Instant;
 
@@ -24,6 +25,15 @@ pub struct AppState {
     pub store: Store,
     pub max_body_bytes: usize,
     pub clock: Clock,
+    /// The rules page, rendered once: the knowledge does not change while the service runs.
+    pub rules_page: String,
+}
+
+impl AppState {
+    pub fn new(advisor: Advisor, store: Store, max_body_bytes: usize, clock: Clock) -> AppState {
+        let rules_page = rules_page::render(&advisor.knowledge, advisor.jurisdiction).into_string();
+        AppState { advisor, store, max_body_bytes, clock, rules_page }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -32,11 +42,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/cds-services/{id}", web::post().to(call_service))
         .route("/cds-services/{id}", web::route().to(method_not_allowed))
         .route("/cds-services/{id}/feedback", web::post().to(feedback))
-        .route(
-            "/cds-services/{id}/feedback",
-            web::route().to(method_not_allowed),
-        )
+        .route("/cds-services/{id}/feedback", web::route().to(method_not_allowed))
         .route("/feedback/summary", web::get().to(feedback_summary))
+        .route("/rules", web::get().to(rules))
         .route("/health/live", web::get().to(live))
         .route("/health/ready", web::get().to(ready))
         .default_service(web::to(not_found));
@@ -77,53 +85,31 @@ pub fn language(req: &HttpRequest) -> Language {
 }
 
 /// Read a JSON body up to the limit; anything else is refused before it is parsed.
-async fn json_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json"))
-    {
+async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
         return Err(ApiError::UnsupportedMediaType(if content_type.is_empty() {
             "send the body as JSON with `Content-Type: application/json`".into()
         } else {
             format!("`Content-Type: {content_type}` is not JSON; send application/json")
         }));
     }
-    if let Some(length) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    if let Some(length) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         && length > limit
     {
         return Err(ApiError::TooLarge { limit });
     }
     let mut body = web::BytesMut::new();
-    while let Some(chunk) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut payload).poll_next(cx)).await
-    {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+    while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut payload).poll_next(cx)).await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     if body.is_empty() {
-        return Err(ApiError::BadRequest(
-            "the body is empty; send a CDS Hooks request".into(),
-        ));
+        return Err(ApiError::BadRequest("the body is empty; send a CDS Hooks request".into()));
     }
     Ok(body.freeze())
 }
@@ -150,10 +136,7 @@ async fn call_service(
     let language = language(&req);
     let result = async {
         let body = json_body(&req, payload, state.max_body_bytes).await?;
-        let advice = state
-            .advisor
-            .advise(&service, &body, language, state.clock.today())
-            .await?;
+        let advice = state.advisor.advise(&service, &body, language, state.clock.today()).await?;
         Ok::<_, ApiError>(advice)
     }
     .instrument(span.clone())
@@ -196,14 +179,10 @@ async fn feedback(
         let body = json_body(&req, payload, state.max_body_bytes).await?;
         let entries = state.advisor.feedback(&service, &body)?;
         tracing::Span::current().record("entries", entries.len());
-        state
-            .store
-            .record_feedback(&service, &entries)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "feedback not stored");
-                ApiError::Internal("the feedback could not be stored; please send it again".into())
-            })?;
+        state.store.record_feedback(&service, &entries).await.map_err(|e| {
+            tracing::error!(error = %e, "feedback not stored");
+            ApiError::Internal("the feedback could not be stored; please send it again".into())
+        })?;
         tracing::info!("feedback stored");
         // CDS Hooks 2.0 defines no response body for feedback: 200 with an empty body.
         Ok(HttpResponse::Ok().finish())
@@ -220,6 +199,10 @@ async fn feedback_summary(state: web::Data<AppState>) -> Result<HttpResponse, Ap
     Ok(HttpResponse::Ok().json(serde_json::json!({ "feedback": rows })))
 }
 
+async fn rules(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(state.rules_page.clone())
+}
+
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
 }
@@ -232,24 +215,15 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         })),
         Err(e) => {
             tracing::error!(error = %e, "database not ready");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "database unavailable" }))
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "database unavailable" }))
         }
     }
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "no endpoint {} {}; see GET /cds-services",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::NotFound(format!("no endpoint {} {}; see GET /cds-services", req.method(), req.path())))
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "{} is not allowed on {}",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.path())))
 }

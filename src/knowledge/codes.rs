@@ -94,10 +94,7 @@ impl CodeIndex {
         for uri in uris {
             self.by_uri.insert(uri.as_str().into(), id);
         }
-        self.systems.push(SystemIndex {
-            icd_normalized,
-            ..Default::default()
-        });
+        self.systems.push(SystemIndex { icd_normalized, ..Default::default() });
         self.drug_priority.push(u8::MAX);
         id
     }
@@ -128,13 +125,7 @@ impl CodeIndex {
         }
     }
 
-    pub(crate) fn add_prefix(
-        &mut self,
-        system: SystemId,
-        prefix: &str,
-        value_set: ValueSetId,
-        exclude: bool,
-    ) {
+    pub(crate) fn add_prefix(&mut self, system: SystemId, prefix: &str, value_set: ValueSetId, exclude: bool) {
         let index = &mut self.systems[system.0 as usize];
         let key = normalize(prefix, index.icd_normalized);
         index.longest_prefix = index.longest_prefix.max(key.len());
@@ -146,12 +137,7 @@ impl CodeIndex {
         }
     }
 
-    pub(crate) fn add_text(
-        &mut self,
-        phrase: &str,
-        value_set: Option<ValueSetId>,
-        drug: Option<DrugId>,
-    ) {
+    pub(crate) fn add_text(&mut self, phrase: &str, value_set: Option<ValueSetId>, drug: Option<DrugId>) {
         let key = normalize_text(phrase);
         self.longest_phrase = self.longest_phrase.max(key.split(' ').count());
         let entry = self.text.entry(key.into()).or_default();
@@ -223,14 +209,7 @@ impl CodeIndex {
 
 fn normalize(code: &str, icd: bool) -> String {
     let code = code.trim();
-    if icd {
-        code.chars()
-            .filter(|c| *c != '.')
-            .flat_map(char::to_uppercase)
-            .collect()
-    } else {
-        code.to_string()
-    }
+    if icd { code.chars().filter(|c| *c != '.').flat_map(char::to_uppercase).collect() } else { code.to_string() }
 }
 
 /// Lower case, letters and digits only, single spaces: "M-M-RvaxPro®" → "m m rvaxpro".
@@ -276,26 +255,14 @@ mod tests {
         assert!(idx.classify(uri, "c509").value_sets.contains(malignancy));
         assert!(!idx.classify(uri, "C44.1").value_sets.contains(malignancy));
         assert!(!idx.classify(uri, "D03.9").value_sets.contains(malignancy));
-        assert!(
-            !idx.classify("http://example.org/other", "C50")
-                .value_sets
-                .contains(malignancy)
-        );
+        assert!(!idx.classify("http://example.org/other", "C50").value_sets.contains(malignancy));
     }
 
     #[test]
     fn text_matches_whole_words_and_phrases_only() {
         let (idx, _, live) = index();
-        assert!(
-            idx.classify_text("Vaccin tegen Yellow-Fever (Stamaril®)")
-                .value_sets
-                .contains(live)
-        );
+        assert!(idx.classify_text("Vaccin tegen Yellow-Fever (Stamaril®)").value_sets.contains(live));
         assert!(idx.classify_text("STAMARIL inj").value_sets.contains(live));
-        assert!(
-            !idx.classify_text("yellowish fever chart")
-                .value_sets
-                .contains(live)
-        );
+        assert!(!idx.classify_text("yellowish fever chart").value_sets.contains(live));
     }
 }

@@ -48,13 +48,7 @@ impl fmt::Display for KnowledgeErrors {
 impl std::error::Error for KnowledgeErrors {}
 
 /// The prefetch keys other systems rely on (DEVELOPERS.md, "Contracts").
-pub const PREFETCH_KEYS: [&str; 5] = [
-    "patient",
-    "conditions",
-    "medications",
-    "observations",
-    "immunizations",
-];
+pub const PREFETCH_KEYS: [&str; 5] = ["patient", "conditions", "medications", "observations", "immunizations"];
 const HOOKS: [&str; 2] = ["order-select", "order-sign"];
 const OBSERVATION_CODES: &str = "{observation_codes}";
 const SUMMARY_PLACEHOLDERS: [&str; 2] = ["{drug}", "{reasons}"];
@@ -66,11 +60,7 @@ struct Loader {
 
 impl Loader {
     fn error(&mut self, file: &str, entry: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(KnowledgeError {
-            file: file.to_string(),
-            entry: entry.into(),
-            message: message.into(),
-        });
+        self.errors.push(KnowledgeError { file: file.to_string(), entry: entry.into(), message: message.into() });
     }
 
     fn read<T: DeserializeOwned>(&mut self, rel: &str) -> Option<T> {
@@ -116,16 +106,14 @@ fn blank(s: &str) -> bool {
 }
 
 pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
-    let mut l = Loader {
-        dir: dir.to_path_buf(),
-        errors: Vec::new(),
-    };
+    let mut l = Loader { dir: dir.to_path_buf(), errors: Vec::new() };
     let catalogue: Option<CatalogueFile> = l.read("catalogue.toml");
     let service: Option<ServiceFile> = l.read("service.toml");
     let systems: Option<SystemsFile> = l.read("systems.toml");
     let drugs: Option<DrugsFile> = l.read("drugs.toml");
     let definitions: Option<DefinitionsFile> = l.read("definitions.toml");
     let units: Option<UnitsFile> = l.read("units.toml");
+    let preferences: Option<PreferencesFile> = l.read("preferences.toml");
     let mut value_set_files = Vec::new();
     for file in l.list("value-sets") {
         if let Some(vs) = l.read::<ValueSetsFile>(&file) {
@@ -138,14 +126,8 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             rule_files.push((file, rule));
         }
     }
-    let (
-        Some(catalogue),
-        Some(service),
-        Some(systems),
-        Some(drugs),
-        Some(definitions),
-        Some(units),
-    ) = (catalogue, service, systems, drugs, definitions, units)
+    let (Some(catalogue), Some(service), Some(systems), Some(drugs), Some(definitions), Some(units), Some(preferences)) =
+        (catalogue, service, systems, drugs, definitions, units, preferences)
     else {
         return Err(KnowledgeErrors(l.errors));
     };
@@ -183,11 +165,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     for (priority, name) in drugs.recognition_order.iter().enumerate() {
         match system_ids.get(name) {
             Some(id) => codes.set_drug_priority(*id, priority as u8),
-            None => l.error(
-                "drugs.toml",
-                "recognition_order",
-                format!("unknown system `{name}`"),
-            ),
+            None => l.error("drugs.toml", "recognition_order", format!("unknown system `{name}`")),
         }
     }
     let mut classes = BTreeMap::new();
@@ -197,13 +175,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         }
         classes.insert(
             key.clone(),
-            DrugClass {
-                key: key.clone(),
-                name: Localized {
-                    en: class.en.clone(),
-                    nl: class.nl.clone(),
-                },
-            },
+            DrugClass { key: key.clone(), name: Localized { en: class.en.clone(), nl: class.nl.clone() } },
         );
     }
     if drugs.drugs.len() > 8 {
@@ -217,11 +189,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             l.error("drugs.toml", &entry, "has no source");
         }
         if !classes.contains_key(&spec.class) {
-            l.error(
-                "drugs.toml",
-                &entry,
-                format!("unknown class `{}`", spec.class),
-            );
+            l.error("drugs.toml", &entry, format!("unknown class `{}`", spec.class));
         }
         if spec.names.is_empty() {
             l.error("drugs.toml", &entry, "lists no names for text matching");
@@ -237,11 +205,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             }
             match system_ids.get(&code.system) {
                 Some(sid) => codes.add_code(*sid, &code.code, None, Some(id)),
-                None => l.error(
-                    "drugs.toml",
-                    &code_entry,
-                    format!("unknown system `{}`", code.system),
-                ),
+                None => l.error("drugs.toml", &code_entry, format!("unknown system `{}`", code.system)),
             }
             drug_codes.push(DrugCode {
                 system_uri: system_uris.get(&code.system).cloned().unwrap_or_default(),
@@ -265,8 +229,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             codes: drug_codes,
         });
     }
-    let drug_keys: HashMap<&str, DrugId> =
-        drug_list.iter().map(|d| (d.key.as_str(), d.id)).collect();
+    let drug_keys: HashMap<&str, DrugId> = drug_list.iter().map(|d| (d.key.as_str(), d.id)).collect();
 
     // Value sets.
     let mut value_sets: Vec<ValueSet> = Vec::new();
@@ -280,11 +243,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 continue;
             }
             if value_sets.len() >= MAX_VALUE_SETS {
-                l.error(
-                    file,
-                    &entry,
-                    format!("more than {MAX_VALUE_SETS} value sets"),
-                );
+                l.error(file, &entry, format!("more than {MAX_VALUE_SETS} value sets"));
                 continue;
             }
             let id = ValueSetId(value_sets.len() as u16);
@@ -303,18 +262,14 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             }
             for (system, list) in &spec.codes {
                 match system_ids.get(system) {
-                    Some(sid) => list
-                        .iter()
-                        .for_each(|c| codes.add_code(*sid, c, Some(id), None)),
+                    Some(sid) => list.iter().for_each(|c| codes.add_code(*sid, c, Some(id), None)),
                     None => l.error(file, &entry, format!("unknown system `{system}`")),
                 }
             }
             for (exclude, map) in [(false, &spec.prefixes), (true, &spec.exclude_prefixes)] {
                 for (system, list) in map {
                     match system_ids.get(system) {
-                        Some(sid) => list
-                            .iter()
-                            .for_each(|p| codes.add_prefix(*sid, p, id, exclude)),
+                        Some(sid) => list.iter().for_each(|p| codes.add_prefix(*sid, p, id, exclude)),
                         None => l.error(file, &entry, format!("unknown system `{system}`")),
                     }
                 }
@@ -358,34 +313,18 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let mut sources = BTreeMap::new();
     for (key, s) in &service.sources {
         if blank(&s.source) {
-            l.error(
-                "service.toml",
-                format!("source `{key}`"),
-                "has no source (where the label and url were checked)",
-            );
+            l.error("service.toml", format!("source `{key}`"), "has no source (where the label and url were checked)");
         }
         if s.unverified {
             unverified.push(format!("service.toml: source `{key}`"));
         }
-        sources.insert(
-            key.clone(),
-            CardSource {
-                label: s.label.clone(),
-                url: s.url.clone(),
-                unverified: s.unverified,
-            },
-        );
+        sources
+            .insert(key.clone(), CardSource { label: s.label.clone(), url: s.url.clone(), unverified: s.unverified });
     }
     let override_reasons = service
         .override_reasons
         .iter()
-        .map(|r| OverrideReason {
-            code: r.code.clone(),
-            display: Localized {
-                en: r.en.clone(),
-                nl: r.nl.clone(),
-            },
-        })
+        .map(|r| OverrideReason { code: r.code.clone(), display: Localized { en: r.en.clone(), nl: r.nl.clone() } })
         .collect();
 
     // Quantity kinds.
@@ -399,47 +338,40 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             unverified.push(format!("units.toml: {entry}"));
         }
         if !q.factors.contains_key(&q.unit) {
-            l.error(
-                "units.toml",
-                &entry,
-                format!("its unit `{}` has no factor (1.0)", q.unit),
-            );
+            l.error("units.toml", &entry, format!("its unit `{}` has no factor (1.0)", q.unit));
         }
         quantities.push(QuantityKind {
             key: key.clone(),
             unit: q.unit.clone(),
-            factors: q
-                .factors
-                .iter()
-                .map(|(u, f)| (u.trim().to_lowercase(), *f))
-                .collect(),
+            factors: q.factors.iter().map(|(u, f)| (u.trim().to_lowercase(), *f)).collect(),
             source: q.source.clone(),
         });
     }
-    let quantity_ids: HashMap<String, QuantityId> = quantities
-        .iter()
-        .enumerate()
-        .map(|(i, q)| (q.key.clone(), QuantityId(i as u8)))
-        .collect();
+    let quantity_ids: HashMap<String, QuantityId> =
+        quantities.iter().enumerate().map(|(i, q)| (q.key.clone(), QuantityId(i as u8))).collect();
 
     // Rules.
     let ctx = CompileContext {
+        drugs: &drug_list,
         vs_ids: &vs_ids,
         definitions: &definitions.definitions,
         quantities: &quantity_ids,
     };
+    let mut compiled_definitions = Vec::new();
     for (name, def) in &definitions.definitions {
         if blank(&def.source) {
-            l.error(
-                "definitions.toml",
-                format!("definition `{name}`"),
-                "has no source",
-            );
+            l.error("definitions.toml", format!("definition `{name}`"), "has no source");
         }
         // Compile once on its own so that an unused broken definition is still reported.
         let mut stack = vec![name.clone()];
-        if let Err(message) = ctx.compile(&def.when, &mut stack) {
-            l.error("definitions.toml", format!("definition `{name}`"), message);
+        match ctx.compile(&def.when, &mut stack) {
+            Ok(when) => compiled_definitions.push(Definition {
+                key: name.clone(),
+                description: def.description.clone(),
+                source: def.source.clone(),
+                when,
+            }),
+            Err(message) => l.error("definitions.toml", format!("definition `{name}`"), message),
         }
     }
     let mut rules = Vec::new();
@@ -448,11 +380,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     for (file, spec) in &rule_files {
         let entry = format!("rule `{}`", spec.id);
         if !catalogue.rules.contains_key(&spec.id) {
-            l.error(
-                file,
-                &entry,
-                "unknown rule id: not in catalogue.toml (the catalogue's stable ids)",
-            );
+            l.error(file, &entry, "unknown rule id: not in catalogue.toml (the catalogue's stable ids)");
             continue;
         }
         if let Some(other) = seen_rules.insert(spec.id.clone(), file.clone()) {
@@ -461,65 +389,65 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         }
         let stem = file.trim_start_matches("rules/").trim_end_matches(".toml");
         if stem != spec.id {
-            l.error(
-                file,
-                &entry,
-                format!("file name should be rules/{}.toml", spec.id),
-            );
+            l.error(file, &entry, format!("file name should be rules/{}.toml", spec.id));
         }
         if blank(&spec.source) {
             l.error(file, &entry, "has no source");
         }
         if !sources.contains_key(&spec.card_source) {
-            l.error(
-                file,
-                &entry,
-                format!(
-                    "card_source `{}` is not a source in service.toml",
-                    spec.card_source
-                ),
-            );
+            l.error(file, &entry, format!("card_source `{}` is not a source in service.toml", spec.card_source));
         }
-        let applies_to = drug_set(
-            &mut l,
-            file,
-            &entry,
-            &spec.applies_to,
-            &drug_keys,
-            &drug_list,
-        );
+        let applies_to = drug_set(&mut l, file, &entry, &spec.applies_to, &drug_keys, &drug_list);
         let target = match (&spec.applies_to_orders_in, applies_to.is_empty()) {
             (None, false) => RuleTarget::Drugs(applies_to),
             (Some(vs), true) => match vs_ids.get(vs) {
                 Some(id) => RuleTarget::OrderedItem(*id),
                 None => {
-                    l.error(
-                        file,
-                        &entry,
-                        format!("value set `{vs}` is referenced but not defined"),
-                    );
+                    l.error(file, &entry, format!("value set `{vs}` is referenced but not defined"));
                     RuleTarget::Drugs(applies_to)
                 }
             },
             (None, true) => {
-                l.error(
-                    file,
-                    &entry,
-                    "applies to no drug (applies_to) and no ordered item (applies_to_orders_in)",
-                );
+                l.error(file, &entry, "applies to no drug (applies_to) and no ordered item (applies_to_orders_in)");
                 RuleTarget::Drugs(applies_to)
             }
             (Some(_), false) => {
-                l.error(
-                    file,
-                    &entry,
-                    "give either applies_to or applies_to_orders_in, not both",
-                );
+                l.error(file, &entry, "give either applies_to or applies_to_orders_in, not both");
                 RuleTarget::Drugs(applies_to)
             }
         };
         let jurisdictions = parse_jurisdictions(&mut l, file, &entry, &spec.jurisdictions);
         let (title, summary, advice) = rule_texts(&mut l, file, &entry, &spec.text);
+        let mut drug_advice = HashMap::new();
+        for (drug, advice) in &spec.drug_advice {
+            let a_entry = format!("{entry}, drug_advice `{drug}`");
+            if blank(&advice.source) {
+                l.error(file, &a_entry, "has no source");
+            }
+            if blank(&advice.en) || blank(&advice.nl) {
+                l.error(file, &a_entry, "needs an English (en) and a Dutch (nl) text");
+            }
+            if advice.unverified {
+                unverified.push(format!("{file}: {a_entry}"));
+            }
+            match drug_keys.get(drug.as_str()) {
+                Some(id) if applies_to.contains(*id) => {
+                    drug_advice.insert(
+                        *id,
+                        DrugAdvice {
+                            text: Localized { en: advice.en.clone(), nl: advice.nl.clone() },
+                            source: advice.source.clone(),
+                            unverified: advice.unverified,
+                        },
+                    );
+                }
+                Some(_) => l.error(file, &a_entry, "the rule does not apply to this drug"),
+                None => l.error(file, &a_entry, format!("unknown drug `{drug}`")),
+            }
+        }
+        if !spec.reasons.is_empty() && spec.reasons.iter().all(|r| r.annotation) {
+            l.error(file, &entry, "every reason is an annotation: the rule could never fire");
+        }
         let only_if = match &spec.only_if {
             None => None,
             Some(c) => match ctx.compile(c, &mut Vec::new()) {
@@ -556,20 +484,9 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             let reason_drugs = if reason.applies_to.is_empty() {
                 applies_to
             } else {
-                let set = drug_set(
-                    &mut l,
-                    file,
-                    &r_entry,
-                    &reason.applies_to,
-                    &drug_keys,
-                    &drug_list,
-                );
+                let set = drug_set(&mut l, file, &r_entry, &reason.applies_to, &drug_keys, &drug_list);
                 if set.0 & !applies_to.0 != 0 {
-                    l.error(
-                        file,
-                        &r_entry,
-                        "applies to a drug its rule does not apply to",
-                    );
+                    l.error(file, &r_entry, "applies to a drug its rule does not apply to");
                 }
                 set
             };
@@ -578,14 +495,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             } else {
                 Some(localized(&mut l, file, &r_entry, "advice", &reason.advice))
             };
-            let reason_suggest = drug_set(
-                &mut l,
-                file,
-                &r_entry,
-                &reason.suggest,
-                &drug_keys,
-                &drug_list,
-            );
+            let reason_suggest = drug_set(&mut l, file, &r_entry, &reason.suggest, &drug_keys, &drug_list);
             reasons.push(Reason {
                 id: reason.id.clone(),
                 when,
@@ -594,6 +504,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 jurisdictions: parse_jurisdictions(&mut l, file, &r_entry, &reason.jurisdictions),
                 advice: reason_advice,
                 suggest: reason_suggest,
+                annotation: reason.annotation,
                 recommendation: reason
                     .recommendation
                     .map(recommendation)
@@ -616,6 +527,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             suggest: (!spec.suggest.is_empty())
                 .then(|| drug_set(&mut l, file, &entry, &spec.suggest, &drug_keys, &drug_list)),
             only_if,
+            drug_advice,
             summary,
             advice,
             reasons,
@@ -624,12 +536,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     // Catalogue order keeps card order and review pages stable.
     let order: Vec<&String> = catalogue.rules.keys().collect();
     rules.sort_by_key(|r| order.iter().position(|k| **k == r.id));
-    let not_implemented = catalogue
-        .rules
-        .keys()
-        .filter(|k| !seen_rules.contains_key(*k))
-        .cloned()
-        .collect::<Vec<_>>();
+    let not_implemented = catalogue.rules.keys().filter(|k| !seen_rules.contains_key(*k)).cloned().collect::<Vec<_>>();
 
     // Services and prefetch.
     let mut services = Vec::new();
@@ -652,11 +559,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let keys: BTreeSet<&str> = service.prefetch.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = PREFETCH_KEYS.into_iter().collect();
     if keys != expected {
-        l.error(
-            "service.toml",
-            "prefetch",
-            format!("keys must be exactly {PREFETCH_KEYS:?}"),
-        );
+        l.error("service.toml", "prefetch", format!("keys must be exactly {PREFETCH_KEYS:?}"));
     }
     let observation_codes = observation_sets
         .iter()
@@ -671,22 +574,39 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         .into_iter()
         .collect::<Vec<_>>()
         .join(",");
-    let prefetch = service
-        .prefetch
-        .iter()
-        .map(|(k, v)| (k.clone(), v.replace(OBSERVATION_CODES, &observation_codes)))
-        .collect();
+    let prefetch =
+        service.prefetch.iter().map(|(k, v)| (k.clone(), v.replace(OBSERVATION_CODES, &observation_codes))).collect();
 
+    if blank(&preferences.source) {
+        l.error("preferences.toml", "", "has no source");
+    }
+    let preference_rows = preferences
+        .preferences
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            for class in [&p.biologic, &p.jak] {
+                if !["↑↑", "↑", "0", "↓", "↓↓", ""].contains(&class.as_str()) {
+                    l.error(
+                        "preferences.toml",
+                        format!("preference {}", i + 1),
+                        format!("`{class}` is not a matrix arrow"),
+                    );
+                }
+            }
+            Preference {
+                text: Localized { en: p.en.clone(), nl: p.nl.clone() },
+                arrows: [("biologic".to_string(), p.biologic.clone()), ("jak".to_string(), p.jak.clone())].into(),
+            }
+        })
+        .collect();
     let ad_indication = match vs_ids.get(&drugs.ad_indication) {
         Some(id) => *id,
         None => {
             l.error(
                 "drugs.toml",
                 "ad_indication",
-                format!(
-                    "value set `{}` is referenced but not defined",
-                    drugs.ad_indication
-                ),
+                format!("value set `{}` is referenced but not defined", drugs.ad_indication),
             );
             ValueSetId(0)
         }
@@ -708,18 +628,16 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         rules,
         ad_indication,
         quantities,
+        preferences: preference_rows,
+        preferences_source: preferences.source,
+        definitions: compiled_definitions,
         system_uris,
         unverified,
         not_implemented,
     })
 }
 
-fn parse_jurisdictions(
-    l: &mut Loader,
-    file: &str,
-    entry: &str,
-    list: &[String],
-) -> Vec<Jurisdiction> {
+fn parse_jurisdictions(l: &mut Loader, file: &str, entry: &str, list: &[String]) -> Vec<Jurisdiction> {
     list.iter()
         .filter_map(|j| match j.parse::<Jurisdiction>() {
             Ok(j) => Some(j),
@@ -736,6 +654,7 @@ fn recommendation(spec: RecommendationSpec) -> Recommendation {
         RecommendationSpec::AgainstStrong => Recommendation::AgainstStrong,
         RecommendationSpec::Against => Recommendation::Against,
         RecommendationSpec::NoRecommendation => Recommendation::NoRecommendation,
+        RecommendationSpec::Caution => Recommendation::Caution,
         RecommendationSpec::Advice => Recommendation::Advice,
     }
 }
@@ -757,11 +676,7 @@ fn drug_set(
         } else {
             let members: Vec<&Drug> = drugs.iter().filter(|d| &d.class == name).collect();
             if members.is_empty() {
-                l.error(
-                    file,
-                    entry,
-                    format!("applies_to `{name}` is neither a drug nor a class"),
-                );
+                l.error(file, entry, format!("applies_to `{name}` is neither a drug nor a class"));
             }
             members.iter().for_each(|d| set.insert(d.id));
         }
@@ -769,13 +684,7 @@ fn drug_set(
     set
 }
 
-fn localized(
-    l: &mut Loader,
-    file: &str,
-    entry: &str,
-    what: &str,
-    map: &BTreeMap<String, String>,
-) -> Localized {
+fn localized(l: &mut Loader, file: &str, entry: &str, what: &str, map: &BTreeMap<String, String>) -> Localized {
     for lang in map.keys() {
         if lang != "en" && lang != "nl" {
             l.error(file, entry, format!("{what}: unknown language `{lang}`"));
@@ -788,10 +697,7 @@ fn localized(
             String::new()
         }
     };
-    Localized {
-        en: get("en", "English"),
-        nl: get("nl", "Dutch"),
-    }
+    Localized { en: get("en", "English"), nl: get("nl", "Dutch") }
 }
 
 fn rule_texts(
@@ -810,38 +716,22 @@ fn rule_texts(
     }
     for (lang, name) in [("en", "English"), ("nl", "Dutch")] {
         let Some(t) = text.get(lang) else {
-            l.error(
-                file,
-                entry,
-                format!("rule has no {name} text ([text.{lang}])"),
-            );
+            l.error(file, entry, format!("rule has no {name} text ([text.{lang}])"));
             continue;
         };
         if blank(&t.title) || blank(&t.summary) || blank(&t.advice) {
-            l.error(
-                file,
-                entry,
-                format!("[text.{lang}] needs a title, a summary and an advice"),
-            );
+            l.error(file, entry, format!("[text.{lang}] needs a title, a summary and an advice"));
         }
         let mut rest = t.summary.clone();
         for p in SUMMARY_PLACEHOLDERS {
             rest = rest.replace(p, "");
         }
         if rest.contains('{') {
-            l.error(
-                file,
-                entry,
-                format!("[text.{lang}] summary: only {SUMMARY_PLACEHOLDERS:?} may be filled in"),
-            );
+            l.error(file, entry, format!("[text.{lang}] summary: only {SUMMARY_PLACEHOLDERS:?} may be filled in"));
         }
         // The fixed part must leave room for a drug name within the 140-character limit.
         if rest.chars().count() > 100 {
-            l.error(
-                file,
-                entry,
-                format!("[text.{lang}] summary is too long for a card (max 100 fixed characters)"),
-            );
+            l.error(file, entry, format!("[text.{lang}] summary is too long for a card (max 100 fixed characters)"));
         }
         let (ti, s, a) = match lang {
             "en" => (&mut title.en, &mut summary.en, &mut advice.en),
@@ -856,9 +746,7 @@ fn rule_texts(
 
 fn collect_observation_sets(c: &Criterion, out: &mut BTreeSet<ValueSetId>) {
     match c {
-        Criterion::All(list) | Criterion::Any(list) => {
-            list.iter().for_each(|c| collect_observation_sets(c, out))
-        }
+        Criterion::All(list) | Criterion::Any(list) => list.iter().for_each(|c| collect_observation_sets(c, out)),
         Criterion::Not(inner) => collect_observation_sets(inner, out),
         Criterion::Observation(q) => {
             out.insert(q.value_set);
@@ -876,6 +764,7 @@ fn collect_observation_sets(c: &Criterion, out: &mut BTreeSet<ValueSetId>) {
 }
 
 struct CompileContext<'a> {
+    drugs: &'a [Drug],
     vs_ids: &'a HashMap<String, ValueSetId>,
     definitions: &'a BTreeMap<String, DefinitionSpec>,
     quantities: &'a HashMap<String, QuantityId>,
@@ -883,10 +772,7 @@ struct CompileContext<'a> {
 
 impl CompileContext<'_> {
     fn value_set(&self, name: &str) -> Result<ValueSetId, String> {
-        self.vs_ids
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("value set `{name}` is referenced but not defined"))
+        self.vs_ids.get(name).copied().ok_or_else(|| format!("value set `{name}` is referenced but not defined"))
     }
 
     fn window(months: Option<u32>) -> Result<Option<u32>, String> {
@@ -904,21 +790,13 @@ impl CompileContext<'_> {
             }
             return Ok(None);
         };
-        let quantity = *self
-            .quantities
-            .get(name)
-            .ok_or_else(|| format!("quantity `{name}` is not defined in units.toml"))?;
+        let quantity =
+            *self.quantities.get(name).ok_or_else(|| format!("quantity `{name}` is not defined in units.toml"))?;
         match (bounds, o.unit_not_understood) {
-            (true, false) => Ok(Some(NumericTest::Compare {
-                quantity,
-                below: o.below,
-                at_least: o.at_least,
-            })),
+            (true, false) => Ok(Some(NumericTest::Compare { quantity, below: o.below, at_least: o.at_least })),
             (false, true) => Ok(Some(NumericTest::UnitNotUnderstood(quantity))),
             (true, true) => Err("give bounds or unit_not_understood, not both".into()),
-            (false, false) => Err(format!(
-                "quantity `{name}` without below / at_least / unit_not_understood"
-            )),
+            (false, false) => Err(format!("quantity `{name}` without below / at_least / unit_not_understood")),
         }
     }
 
@@ -930,7 +808,9 @@ impl CompileContext<'_> {
         let Some(spec) = spec else { return Ok(None) };
         let compiled = self.compile(spec, stack)?;
         if !is_dated(&compiled) {
-            return Err("unless_followed_by needs a dated fact (condition, observation, medication, immunization)".into());
+            return Err(
+                "unless_followed_by needs a dated fact (condition, observation, medication, immunization)".into()
+            );
         }
         Ok(Some(Box::new(compiled)))
     }
@@ -941,28 +821,16 @@ impl CompileContext<'_> {
                 if list.is_empty() {
                     return Err("`all`/`any` with an empty list".into());
                 }
-                let compiled = list
-                    .iter()
-                    .map(|c| self.compile(c, stack))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if matches!(spec, CriterionSpec::All(_)) {
-                    Criterion::All(compiled)
-                } else {
-                    Criterion::Any(compiled)
-                }
+                let compiled = list.iter().map(|c| self.compile(c, stack)).collect::<Result<Vec<_>, _>>()?;
+                if matches!(spec, CriterionSpec::All(_)) { Criterion::All(compiled) } else { Criterion::Any(compiled) }
             }
             CriterionSpec::Not(inner) => Criterion::Not(Box::new(self.compile(inner, stack)?)),
             CriterionSpec::Use(name) => {
                 if stack.contains(name) {
-                    return Err(format!(
-                        "definition `{name}` refers to itself ({} → {name})",
-                        stack.join(" → ")
-                    ));
+                    return Err(format!("definition `{name}` refers to itself ({} → {name})", stack.join(" → ")));
                 }
-                let def = self
-                    .definitions
-                    .get(name)
-                    .ok_or_else(|| format!("definition `{name}` is used but not defined"))?;
+                let def =
+                    self.definitions.get(name).ok_or_else(|| format!("definition `{name}` is used but not defined"))?;
                 stack.push(name.clone());
                 let compiled = self.compile(&def.when, stack);
                 stack.pop();
@@ -972,10 +840,7 @@ impl CompileContext<'_> {
                 if a.at_least.is_none() && a.below.is_none() {
                     return Err("age needs at_least and/or below".into());
                 }
-                Criterion::Age {
-                    at_least: a.at_least,
-                    below: a.below,
-                }
+                Criterion::Age { at_least: a.at_least, below: a.below }
             }
             CriterionSpec::Sex(s) => Criterion::Sex(match s.as_str() {
                 "female" => Sex::Female,
@@ -992,16 +857,10 @@ impl CompileContext<'_> {
                     Some("history") => ConditionStatusFilter::History,
                     Some("resolved") => ConditionStatusFilter::Resolved,
                     Some(other) => {
-                        return Err(format!(
-                            "unknown condition status `{other}` (active, history, resolved, any)"
-                        ));
+                        return Err(format!("unknown condition status `{other}` (active, history, resolved, any)"));
                     }
                 },
-                severity_in: c
-                    .severity_in
-                    .as_deref()
-                    .map(|s| self.value_set(s))
-                    .transpose()?,
+                severity_in: c.severity_in.as_deref().map(|s| self.value_set(s)).transpose()?,
                 within_months: Self::window(c.within_months)?,
                 min_count: c.min_count.unwrap_or(1).max(1),
                 unless_followed_by: self.followed_by(&c.unless_followed_by, stack)?,
@@ -1014,16 +873,8 @@ impl CompileContext<'_> {
                     Some(other) => return Err(format!("unknown `which` `{other}` (latest, any)")),
                 },
                 within_months: Self::window(o.within_months)?,
-                answer_in: o
-                    .answer_in
-                    .as_deref()
-                    .map(|s| self.value_set(s))
-                    .transpose()?,
-                answer_not_in: o
-                    .answer_not_in
-                    .as_deref()
-                    .map(|s| self.value_set(s))
-                    .transpose()?,
+                answer_in: o.answer_in.as_deref().map(|s| self.value_set(s)).transpose()?,
+                answer_not_in: o.answer_not_in.as_deref().map(|s| self.value_set(s)).transpose()?,
                 with_value: o.with_value,
                 numeric: self.numeric(o)?,
                 unless_followed_by: self.followed_by(&o.unless_followed_by, stack)?,
@@ -1035,46 +886,49 @@ impl CompileContext<'_> {
                 let statuses = m
                     .status
                     .iter()
-                    .map(|s| {
-                        MedicationStatus::parse(s)
-                            .ok_or_else(|| format!("unknown medication status `{s}`"))
-                    })
+                    .map(|s| MedicationStatus::parse(s).ok_or_else(|| format!("unknown medication status `{s}`")))
                     .collect::<Result<Vec<_>, _>>()?;
-                Criterion::Medication(MedicationQuery {
-                    value_set: self.value_set(&m.value_set)?,
-                    statuses,
-                })
+                Criterion::Medication(MedicationQuery { value_set: self.value_set(&m.value_set)?, statuses })
             }
             CriterionSpec::Immunization(i) => Criterion::Immunization(ImmunizationQuery {
                 value_set: self.value_set(&i.value_set)?,
                 within_days: i.within_days,
             }),
-            CriterionSpec::PlannedImmunization(i) => {
-                Criterion::PlannedImmunization(ImmunizationQuery {
-                    value_set: self.value_set(&i.value_set)?,
-                    within_days: i.within_days,
-                })
-            }
+            CriterionSpec::PlannedImmunization(i) => Criterion::PlannedImmunization(ImmunizationQuery {
+                value_set: self.value_set(&i.value_set)?,
+                within_days: i.within_days,
+            }),
             CriterionSpec::AgeUnknown(true) => Criterion::AgeUnknown,
             CriterionSpec::RecordProblems(true) => Criterion::RecordProblems,
             CriterionSpec::OrderUnreadable(true) => Criterion::OrderUnreadable,
             CriterionSpec::NewStart(true) => Criterion::NewStart,
             CriterionSpec::DoseUnreadable(true) => Criterion::DoseUnreadable,
+            CriterionSpec::DoseRead(true) => Criterion::DoseRead,
+            CriterionSpec::OrderedDrug(names) => {
+                let mut set = DrugSet::default();
+                for name in names {
+                    let members: Vec<&Drug> =
+                        self.drugs.iter().filter(|d| &d.key == name || &d.class == name).collect();
+                    if members.is_empty() {
+                        return Err(format!("ordered_drug `{name}` is neither a drug nor a class"));
+                    }
+                    members.iter().for_each(|d| set.insert(d.id));
+                }
+                Criterion::OrderedDrug(set)
+            }
             CriterionSpec::Indication(vs) => Criterion::Indication(self.value_set(vs)?),
             CriterionSpec::Dose(d) => {
                 if !(d.mg > 0.0 && d.per_day > 0.0) {
                     return Err("dose needs mg and per_day above 0".into());
                 }
-                Criterion::Dose {
-                    mg: d.mg,
-                    per_day: d.per_day,
-                }
+                Criterion::Dose { mg: d.mg, per_day: d.per_day }
             }
             CriterionSpec::AgeUnknown(false)
             | CriterionSpec::RecordProblems(false)
             | CriterionSpec::OrderUnreadable(false)
             | CriterionSpec::NewStart(false)
-            | CriterionSpec::DoseUnreadable(false) => {
+            | CriterionSpec::DoseUnreadable(false)
+            | CriterionSpec::DoseRead(false) => {
                 return Err("write `= true`, or use `not`".into());
             }
         })
@@ -1083,10 +937,9 @@ impl CompileContext<'_> {
 
 fn is_dated(c: &Criterion) -> bool {
     match c {
-        Criterion::Condition(_)
-        | Criterion::Observation(_)
-        | Criterion::Medication(_)
-        | Criterion::Immunization(_) => true,
+        Criterion::Condition(_) | Criterion::Observation(_) | Criterion::Medication(_) | Criterion::Immunization(_) => {
+            true
+        }
         Criterion::Any(list) => list.iter().all(is_dated),
         _ => false,
     }

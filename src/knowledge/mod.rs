@@ -2,12 +2,14 @@
 //! files in `cds-services/`, validated as a whole before the service answers anything.
 
 mod codes;
+mod describe;
 mod load;
 pub mod spec;
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use codes::{Classification, CodeIndex, SystemId, ValueSetId, ValueSetMask, normalize_text};
+pub use describe::describe;
 pub use load::{KnowledgeError, KnowledgeErrors};
 
 use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation, Sex};
@@ -185,11 +187,7 @@ impl QuantityKind {
 #[derive(Debug, Clone, Copy)]
 pub enum NumericTest {
     /// The value, converted, must be below / at least the bounds given.
-    Compare {
-        quantity: QuantityId,
-        below: Option<f64>,
-        at_least: Option<f64>,
-    },
+    Compare { quantity: QuantityId, below: Option<f64>, at_least: Option<f64> },
     /// The value is there but in a unit the quantity kind does not know.
     UnitNotUnderstood(QuantityId),
 }
@@ -225,10 +223,7 @@ pub enum Criterion {
     All(Vec<Criterion>),
     Any(Vec<Criterion>),
     Not(Box<Criterion>),
-    Age {
-        at_least: Option<u32>,
-        below: Option<u32>,
-    },
+    Age { at_least: Option<u32>, below: Option<u32> },
     Sex(Sex),
     Condition(ConditionQuery),
     Observation(ObservationQuery),
@@ -240,11 +235,10 @@ pub enum Criterion {
     OrderUnreadable,
     NewStart,
     Indication(ValueSetId),
-    Dose {
-        mg: f64,
-        per_day: f64,
-    },
+    Dose { mg: f64, per_day: f64 },
     DoseUnreadable,
+    DoseRead,
+    OrderedDrug(DrugSet),
 }
 
 /// What orders a rule reviews.
@@ -268,6 +262,15 @@ pub struct Reason {
     pub jurisdictions: Vec<Jurisdiction>,
     pub advice: Option<Localized>,
     pub suggest: DrugSet,
+    pub annotation: bool,
+}
+
+/// Advice for one drug on a rule's card, with its source.
+#[derive(Debug, Clone)]
+pub struct DrugAdvice {
+    pub text: Localized,
+    pub source: String,
+    pub unverified: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +289,7 @@ pub struct Rule {
     /// Drugs this rule suggests (when free of ↓/↓↓); `None`: every seed-A alternative.
     pub suggest: Option<DrugSet>,
     pub only_if: Option<Criterion>,
+    pub drug_advice: HashMap<DrugId, DrugAdvice>,
     pub summary: Localized,
     pub advice: Localized,
     pub reasons: Vec<Reason>,
@@ -301,6 +305,23 @@ impl Reason {
     pub fn runs_in(&self, jurisdiction: Jurisdiction) -> bool {
         self.jurisdictions.is_empty() || self.jurisdictions.contains(&jurisdiction)
     }
+}
+
+/// A patient-preference row of seed A: arrows per drug class.
+#[derive(Debug, Clone)]
+pub struct Preference {
+    pub text: Localized,
+    /// Class key (`biologic`, `jak`) → arrow.
+    pub arrows: BTreeMap<String, String>,
+}
+
+/// A named criterion, kept for review pages.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub key: String,
+    pub description: String,
+    pub source: String,
+    pub when: Criterion,
 }
 
 /// Everything the service knows, checked and indexed.
@@ -321,6 +342,9 @@ pub struct Knowledge {
     /// Value set deciding that an order is for atopic dermatitis.
     pub ad_indication: ValueSetId,
     pub quantities: Vec<QuantityKind>,
+    pub preferences: Vec<Preference>,
+    pub preferences_source: String,
+    pub definitions: Vec<Definition>,
     /// Canonical URI per system short name, for resources the service writes.
     pub system_uris: BTreeMap<String, String>,
     /// Entries marked `unverified`, named for review.
@@ -355,10 +379,7 @@ impl Knowledge {
     }
 
     pub fn class_name<'a>(&'a self, class: &'a str, language: Language) -> &'a str {
-        self.classes
-            .get(class)
-            .map(|c| c.name.get(language))
-            .unwrap_or(class)
+        self.classes.get(class).map(|c| c.name.get(language)).unwrap_or(class)
     }
 
     /// Load and validate `dir`; every problem found is reported, each naming its file and entry.

@@ -207,6 +207,9 @@ pub struct RuleSpec {
     /// The rule runs only when this holds (e.g. the order is for atopic dermatitis).
     #[serde(default)]
     pub only_if: Option<CriterionSpec>,
+    /// Advice for one drug (its reduced dose, its label's wording), shown on that drug's card.
+    #[serde(default)]
+    pub drug_advice: BTreeMap<String, DrugAdviceSpec>,
     pub text: BTreeMap<String, RuleTextSpec>,
     pub reasons: Vec<ReasonSpec>,
 }
@@ -251,6 +254,20 @@ pub struct ReasonSpec {
     /// Drugs or classes suggested when this reason holds (see the rule's `suggest`).
     #[serde(default)]
     pub suggest: Vec<String>,
+    /// Shown when another reason makes the rule fire, never firing it alone (e.g. "the ordered
+    /// dose is already the reduced one" on a renal card).
+    #[serde(default)]
+    pub annotation: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugAdviceSpec {
+    pub en: String,
+    pub nl: String,
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -262,6 +279,8 @@ pub enum RecommendationSpec {
     Against,
     /// 0
     NoRecommendation,
+    /// A warning that is no matrix arrow (screen first, adjust the dose).
+    Caution,
     /// Not a matrix row: information for the prescriber.
     Advice,
 }
@@ -298,6 +317,10 @@ pub enum CriterionSpec {
     Dose(DoseSpec),
     /// The order's dose could not be read.
     DoseUnreadable(bool),
+    /// The order's dose could be read (its evidence shows it).
+    DoseRead(bool),
+    /// The ordered drug is one of these drugs or classes.
+    OrderedDrug(Vec<String>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -406,4 +429,21 @@ pub struct QuantitySpec {
     pub source: String,
     #[serde(default)]
     pub unverified: bool,
+}
+
+/// `preferences.toml`: seed A's patient-preference rows, per drug class.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesFile {
+    pub source: String,
+    pub preferences: Vec<PreferenceSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceSpec {
+    pub en: String,
+    pub nl: String,
+    pub biologic: String,
+    pub jak: String,
 }

@@ -86,36 +86,22 @@ pub fn parse_feedback(body: &[u8]) -> Result<Vec<Feedback>, RequestError> {
     if entries.is_empty() {
         return Err(RequestError::Invalid("`feedback` is an empty array".into()));
     }
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| check(i, e))
-        .collect()
+    entries.into_iter().enumerate().map(|(i, e)| check(i, e)).collect()
 }
 
 fn check(i: usize, e: WireFeedback) -> Result<Feedback, RequestError> {
     let at = |msg: &str| RequestError::Invalid(format!("feedback[{i}]: {msg}"));
-    let card = e
-        .card
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| at("`card` (the card's uuid) is required"))?;
+    let card = e.card.filter(|c| !c.is_empty()).ok_or_else(|| at("`card` (the card's uuid) is required"))?;
     let outcome = match e.outcome.as_deref() {
         Some("accepted") => Outcome::Accepted,
         Some("overridden") => Outcome::Overridden,
         Some(other) => {
-            return Err(at(&format!(
-                "`outcome` must be `accepted` or `overridden`, not `{other}`"
-            )));
+            return Err(at(&format!("`outcome` must be `accepted` or `overridden`, not `{other}`")));
         }
         None => return Err(at("`outcome` is required")),
     };
     let mut accepted_suggestions = Vec::new();
-    for (j, s) in e
-        .accepted_suggestions
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
+    for (j, s) in e.accepted_suggestions.unwrap_or_default().into_iter().enumerate() {
         match s.id.filter(|id| !id.is_empty()) {
             Some(id) => accepted_suggestions.push(id),
             None => return Err(at(&format!("`acceptedSuggestions[{j}].id` is required"))),
@@ -125,24 +111,15 @@ fn check(i: usize, e: WireFeedback) -> Result<Feedback, RequestError> {
         return Err(at("an `accepted` outcome needs `acceptedSuggestions`"));
     }
     if outcome == Outcome::Overridden && !accepted_suggestions.is_empty() {
-        return Err(at(
-            "an `overridden` outcome cannot have `acceptedSuggestions`",
-        ));
+        return Err(at("an `overridden` outcome cannot have `acceptedSuggestions`"));
     }
     let (override_reason, user_comment) = match e.override_reason {
         None => (None, None),
         Some(r) => {
             let coding = match r.reason {
                 None => None,
-                Some(c) => match (
-                    c.code.filter(|s| !s.is_empty()),
-                    c.system.filter(|s| !s.is_empty()),
-                ) {
-                    (Some(code), Some(system)) => Some(OverrideCoding {
-                        code,
-                        system,
-                        display: c.display,
-                    }),
+                Some(c) => match (c.code.filter(|s| !s.is_empty()), c.system.filter(|s| !s.is_empty())) {
+                    (Some(code), Some(system)) => Some(OverrideCoding { code, system, display: c.display }),
                     _ => return Err(at("`overrideReason.reason` needs `code` and `system`")),
                 },
             };
@@ -152,23 +129,13 @@ fn check(i: usize, e: WireFeedback) -> Result<Feedback, RequestError> {
             (coding, r.user_comment)
         }
     };
-    let stamp = e
-        .outcome_timestamp
-        .ok_or_else(|| at("`outcomeTimestamp` is required"))?;
-    let outcome_timestamp = OffsetDateTime::parse(&stamp, &Rfc3339).map_err(|_| {
-        at("`outcomeTimestamp` must be an RFC 3339 date-time, e.g. 2021-12-11T10:05:31Z")
-    })?;
+    let stamp = e.outcome_timestamp.ok_or_else(|| at("`outcomeTimestamp` is required"))?;
+    let outcome_timestamp = OffsetDateTime::parse(&stamp, &Rfc3339)
+        .map_err(|_| at("`outcomeTimestamp` must be an RFC 3339 date-time, e.g. 2021-12-11T10:05:31Z"))?;
     if !outcome_timestamp.offset().is_utc() {
         return Err(at("`outcomeTimestamp` must be in UTC (ending in Z)"));
     }
-    Ok(Feedback {
-        card,
-        outcome,
-        accepted_suggestions,
-        override_reason,
-        user_comment,
-        outcome_timestamp,
-    })
+    Ok(Feedback { card, outcome, accepted_suggestions, override_reason, user_comment, outcome_timestamp })
 }
 
 #[cfg(test)]
@@ -177,11 +144,9 @@ mod tests {
 
     #[test]
     fn the_specification_examples_parse() {
-        for f in [
-            "feedback-accepted.json",
-            "feedback-overridden-with-reason.json",
-            "feedback-overridden-no-reason.json",
-        ] {
+        for f in
+            ["feedback-accepted.json", "feedback-overridden-with-reason.json", "feedback-overridden-no-reason.json"]
+        {
             let path = format!("{}/fixtures/cds-hooks-spec/{f}", env!("CARGO_MANIFEST_DIR"));
             let body = std::fs::read(&path).unwrap();
             let parsed = parse_feedback(&body).unwrap_or_else(|e| panic!("{f}: {e}"));
@@ -198,12 +163,8 @@ mod tests {
 
     #[test]
     fn local_time_is_refused() {
-        let body = br#"{"feedback":[{"card":"c","outcome":"overridden","outcomeTimestamp":"2021-12-11T10:05:31+02:00"}]}"#;
-        assert!(
-            parse_feedback(body)
-                .unwrap_err()
-                .to_string()
-                .contains("UTC")
-        );
+        let body =
+            br#"{"feedback":[{"card":"c","outcome":"overridden","outcomeTimestamp":"2021-12-11T10:05:31+02:00"}]}"#;
+        assert!(parse_feedback(body).unwrap_err().to_string().contains("UTC"));
     }
 }

@@ -39,9 +39,7 @@ pub struct FhirAuthorization {
 
 impl std::fmt::Debug for FhirAuthorization {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FhirAuthorization")
-            .field("access_token", &"<redacted>")
-            .finish_non_exhaustive()
+        f.debug_struct("FhirAuthorization").field("access_token", &"<redacted>").finish_non_exhaustive()
     }
 }
 
@@ -105,60 +103,42 @@ impl<'a> CdsRequest<'a> {
     /// Parse and check a request body for `expected_hook`.
     pub fn parse(body: &'a [u8], expected_hook: &str) -> Result<CdsRequest<'a>, RequestError> {
         let wire: WireRequest<'a> = serde_json::from_slice(body).map_err(json_error)?;
-        let hook = wire
-            .hook
-            .filter(|h| !h.is_empty())
-            .ok_or(RequestError::Missing("hook"))?;
+        let hook = wire.hook.filter(|h| !h.is_empty()).ok_or(RequestError::Missing("hook"))?;
         if hook != expected_hook {
             return Err(RequestError::Invalid(format!(
                 "this service answers the `{expected_hook}` hook, not `{hook}`"
             )));
         }
-        let hook_instance = wire
-            .hook_instance
-            .filter(|h| !h.is_empty())
-            .ok_or(RequestError::Missing("hookInstance"))?;
+        let hook_instance =
+            wire.hook_instance.filter(|h| !h.is_empty()).ok_or(RequestError::Missing("hookInstance"))?;
         if hook_instance.len() > 128 || !hook_instance.chars().all(|c| c.is_ascii_graphic()) {
             return Err(RequestError::Invalid(
                 "`hookInstance` must be a short identifier (a UUID) of printable characters".into(),
             ));
         }
         if wire.fhir_authorization.is_some() && wire.fhir_server.is_none() {
-            return Err(RequestError::Invalid(
-                "`fhirAuthorization` is given without `fhirServer`".into(),
-            ));
+            return Err(RequestError::Invalid("`fhirAuthorization` is given without `fhirServer`".into()));
         }
         if let Some(auth) = &wire.fhir_authorization
             && auth.access_token.is_empty()
         {
-            return Err(RequestError::Invalid(
-                "`fhirAuthorization.access_token` is empty".into(),
-            ));
+            return Err(RequestError::Invalid("`fhirAuthorization.access_token` is empty".into()));
         }
         if let Some(server) = &wire.fhir_server
             && !(server.starts_with("https://") || server.starts_with("http://"))
         {
-            return Err(RequestError::Invalid(
-                "`fhirServer` must be an http(s) URL".into(),
-            ));
+            return Err(RequestError::Invalid("`fhirServer` must be an http(s) URL".into()));
         }
         let raw_context = wire.context.ok_or(RequestError::Missing("context"))?;
         let ctx: WireContext<'a> = serde_json::from_str(raw_context.get())
             .map_err(|e| RequestError::WrongShape(format!("`context`: {}", strip_position(&e))))?;
-        let patient_id = ctx
-            .patient_id
-            .filter(|p| !p.is_empty())
-            .ok_or(RequestError::Missing("context.patientId"))?;
-        let draft_orders = ctx
-            .draft_orders
-            .ok_or(RequestError::Missing("context.draftOrders"))?;
+        let patient_id = ctx.patient_id.filter(|p| !p.is_empty()).ok_or(RequestError::Missing("context.patientId"))?;
+        let draft_orders = ctx.draft_orders.ok_or(RequestError::Missing("context.draftOrders"))?;
         if hook == "order-select" {
             match &ctx.selections {
                 None => return Err(RequestError::Missing("context.selections")),
                 Some(s) if s.is_empty() => {
-                    return Err(RequestError::Invalid(
-                        "`context.selections` is empty: nothing was selected".into(),
-                    ));
+                    return Err(RequestError::Invalid("`context.selections` is empty: nothing was selected".into()));
                 }
                 Some(_) => {}
             }
@@ -179,11 +159,7 @@ impl<'a> CdsRequest<'a> {
                 patient_id,
                 encounter_id: ctx.encounter_id,
                 // order-sign reviews every draft: a stray `selections` is not obeyed.
-                selections: if expected_hook == "order-select" {
-                    ctx.selections
-                } else {
-                    None
-                },
+                selections: if expected_hook == "order-select" { ctx.selections } else { None },
                 draft_orders,
             },
             prefetch,
@@ -215,10 +191,7 @@ mod tests {
     #[test]
     fn null_prefetch_differs_from_absent() {
         let r = CdsRequest::parse(MIN.as_bytes(), "order-sign").unwrap();
-        assert!(matches!(
-            r.prefetch.get("patient"),
-            Some(PrefetchValue::Null)
-        ));
+        assert!(matches!(r.prefetch.get("patient"), Some(PrefetchValue::Null)));
         assert!(!r.prefetch.contains_key("conditions"));
     }
 

@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use time::format_description::well_known::Rfc3339;
 
 use crate::protocol::Feedback;
@@ -15,10 +13,7 @@ use crate::protocol::Feedback;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -29,19 +24,14 @@ pub enum StoreError {
 #[derive(Debug)]
 struct EmbeddedMigrations;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "feedback", include_str!("migrations/0001_feedback.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "feedback", include_str!("migrations/0001_feedback.sql"))];
 
 impl<'s> MigrationSource<'s> for EmbeddedMigrations {
-    fn resolve(
-        self,
-    ) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+    fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
         Box::pin(async {
             Ok(MIGRATIONS
                 .iter()
-                .map(|(v, d, sql)| {
-                    Migration::new(*v, (*d).into(), MigrationType::Simple, (*sql).into(), false)
-                })
+                .map(|(v, d, sql)| Migration::new(*v, (*d).into(), MigrationType::Simple, (*sql).into(), false))
                 .collect())
         })
     }
@@ -65,20 +55,15 @@ impl Store {
 
     /// Open (creating if needed) the database in `data_dir` and run the migrations.
     pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
         let path = data_dir.join(Self::FILE_NAME);
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         Migrator::new(EmbeddedMigrations).await?.run(&pool).await?;
         Ok(Store { pool })
     }
@@ -90,12 +75,9 @@ impl Store {
         entries: &[(Feedback, Option<String>)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let received = time::OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default();
+        let received = time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
         for (f, rule_id) in entries {
-            let suggestions =
-                serde_json::to_string(&f.accepted_suggestions).unwrap_or_else(|_| "[]".into());
+            let suggestions = serde_json::to_string(&f.accepted_suggestions).unwrap_or_else(|_| "[]".into());
             sqlx::query(
                 "INSERT INTO feedback (service_id, card_uuid, rule_id, outcome, accepted_suggestions, \
                  override_code, override_system, override_display, user_comment, outcome_timestamp, received_at) \

@@ -10,20 +10,13 @@ use crate::support::{TestApp, fixture, fixture_json, root, rules_of, service_for
 const BIN: &str = env!("CARGO_BIN_EXE_advanced-therapy-cds");
 
 fn as_of_arg() -> String {
-    fixture_json("cases.json")["as_of"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    fixture_json("cases.json")["as_of"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn evaluate_gives_the_same_cards_as_the_server() {
     let app = TestApp::start().await;
-    for name in [
-        "baricitinib-age-71-ex-smoker",
-        "tofacitinib-positive-igra-untreated",
-        "dupilumab-pregnant-nl",
-    ] {
+    for name in ["baricitinib-age-71-ex-smoker", "tofacitinib-positive-igra-untreated", "dupilumab-pregnant-nl"] {
         let rel = format!("requests/{name}.json");
         let out = Command::new(BIN)
             .args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"])
@@ -31,11 +24,7 @@ async fn evaluate_gives_the_same_cards_as_the_server() {
             .arg(root().join("fixtures").join(&rel))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
         let request = fixture_json(&rel);
         let (_, online) = app.call(service_for(&request), &fixture(&rel)).await;
@@ -58,13 +47,7 @@ fn evaluate_in_dutch_and_its_exit_codes() {
     };
     let out = run(&["--lang", "nl"], "requests/baricitinib-pregnant.json");
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        answer["cards"][0]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("afgeraden"),
-        "{answer}"
-    );
+    assert!(answer["cards"][0]["summary"].as_str().unwrap().contains("afgeraden"), "{answer}");
 
     // Without prefetch and without a FHIR server the data cannot be had: exit code 3 (HTTP 412).
     let mut request = fixture_json("requests/baricitinib-pregnant.json");
@@ -78,12 +61,7 @@ fn evaluate_in_dutch_and_its_exit_codes() {
         .arg(&path)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no fhirServer"));
 }
 
@@ -91,14 +69,7 @@ fn evaluate_in_dutch_and_its_exit_codes() {
 async fn served_requests_are_logged_without_patient_data() {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--as-of",
-            &as_of_arg(),
-            "--knowledge",
-        ])
+        .args(["serve", "--bind", "127.0.0.1:0", "--as-of", &as_of_arg(), "--knowledge"])
         .arg(root().join("cds-services"))
         .arg("--data-dir")
         .arg(data.path())
@@ -116,34 +87,20 @@ async fn served_requests_are_logged_without_patient_data() {
     });
     let mut log = Vec::new();
     let port = loop {
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("the server logs its port");
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server logs its port");
         log.push(line.clone());
         if let Some(rest) = line.split("port=").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap();
+            break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
         }
     };
     let client = reqwest::Client::new();
     let mut patients = Vec::new();
-    for name in [
-        "baricitinib-age-71-ex-smoker",
-        "baricitinib-pregnant",
-        "dupilumab-pregnant-nl",
-    ] {
+    for name in ["baricitinib-age-71-ex-smoker", "baricitinib-pregnant", "dupilumab-pregnant-nl"] {
         let rel = format!("requests/{name}.json");
         let request = fixture_json(&rel);
         patients.push(request["prefetch"]["patient"].clone());
         let resp = client
-            .post(format!(
-                "http://127.0.0.1:{port}/cds-services/{}",
-                service_for(&request)
-            ))
+            .post(format!("http://127.0.0.1:{port}/cds-services/{}", service_for(&request)))
             .header("content-type", "application/json")
             .body(fixture(&rel))
             .send()
@@ -155,9 +112,7 @@ async fn served_requests_are_logged_without_patient_data() {
     let mut bad = fixture_json("requests/baricitinib-pregnant.json");
     bad["context"]["patientId"] = "pat-999-secret".into();
     let resp = client
-        .post(format!(
-            "http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select"
-        ))
+        .post(format!("http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select"))
         .header("content-type", "application/json")
         .body(serde_json::to_vec(&bad).unwrap())
         .send()
@@ -171,14 +126,8 @@ async fn served_requests_are_logged_without_patient_data() {
         log.push(line);
     }
     let log = log.join("\n");
-    assert!(
-        log.contains("hook_instance=6f1c5a0e-2b0c-4d8e-9a57-000000000001"),
-        "spans carry the hookInstance:\n{log}"
-    );
-    assert!(
-        log.contains("cards=1"),
-        "spans carry the number of cards:\n{log}"
-    );
+    assert!(log.contains("hook_instance=6f1c5a0e-2b0c-4d8e-9a57-000000000001"), "spans carry the hookInstance:\n{log}");
+    assert!(log.contains("cards=1"), "spans carry the number of cards:\n{log}");
     assert!(log.contains("elapsed_ms="), "spans carry the time:\n{log}");
     assert!(log.contains("status=422"));
     for p in patients {
@@ -187,10 +136,7 @@ async fn served_requests_are_logged_without_patient_data() {
         let birth = p["birthDate"].as_str().unwrap();
         let bsn = p["identifier"][0]["value"].as_str().unwrap();
         for secret in [id, family, birth, bsn] {
-            assert!(
-                !log.contains(secret),
-                "the log contains patient data {secret:?}:\n{log}"
-            );
+            assert!(!log.contains(secret), "the log contains patient data {secret:?}:\n{log}");
         }
     }
     assert!(!log.contains("pat-999-secret"));

@@ -10,22 +10,13 @@ fn valid() -> Value {
 }
 
 async fn expect_error(app: &TestApp, service: &str, body: &[u8], status: u16, needle: &str) {
-    let resp = app
-        .post_json(&format!("/cds-services/{service}"), body, None)
-        .await;
-    assert_eq!(
-        resp.status().as_u16(),
-        status,
-        "expected {status} for {needle:?}"
-    );
+    let resp = app.post_json(&format!("/cds-services/{service}"), body, None).await;
+    assert_eq!(resp.status().as_u16(), status, "expected {status} for {needle:?}");
     assert_eq!(resp.headers()["content-type"], "application/json");
     let body: Value = resp.json().await.expect("error body is JSON");
     let message = body["message"].as_str().expect("message");
     assert!(body["error"].is_string());
-    assert!(
-        message.contains(needle),
-        "message {message:?} should mention {needle:?}"
-    );
+    assert!(message.contains(needle), "message {message:?} should mention {needle:?}");
 }
 
 fn without(mut v: Value, path: &[&str]) -> Vec<u8> {
@@ -41,48 +32,14 @@ fn without(mut v: Value, path: &[&str]) -> Vec<u8> {
 #[tokio::test]
 async fn malformed_and_incomplete_requests_are_refused_with_the_reason() {
     let app = TestApp::start().await;
-    expect_error(
-        &app,
-        SELECT,
-        b"{\"hook\": \"order-select\", ",
-        400,
-        "not valid JSON",
-    )
-    .await;
+    expect_error(&app, SELECT, b"{\"hook\": \"order-select\", ", 400, "not valid JSON").await;
     expect_error(&app, SELECT, b"[1, 2, 3]", 400, "not a CDS Hooks request").await;
     expect_error(&app, SELECT, b"", 400, "empty").await;
-    expect_error(
-        &app,
-        SELECT,
-        &without(valid(), &["hook"]),
-        400,
-        "`hook` is required",
-    )
-    .await;
-    expect_error(
-        &app,
-        SELECT,
-        &without(valid(), &["hookInstance"]),
-        400,
-        "`hookInstance` is required",
-    )
-    .await;
-    expect_error(
-        &app,
-        SELECT,
-        &without(valid(), &["context"]),
-        400,
-        "`context` is required",
-    )
-    .await;
-    expect_error(
-        &app,
-        SELECT,
-        &without(valid(), &["context", "patientId"]),
-        400,
-        "`context.patientId` is required",
-    )
-    .await;
+    expect_error(&app, SELECT, &without(valid(), &["hook"]), 400, "`hook` is required").await;
+    expect_error(&app, SELECT, &without(valid(), &["hookInstance"]), 400, "`hookInstance` is required").await;
+    expect_error(&app, SELECT, &without(valid(), &["context"]), 400, "`context` is required").await;
+    expect_error(&app, SELECT, &without(valid(), &["context", "patientId"]), 400, "`context.patientId` is required")
+        .await;
     expect_error(
         &app,
         SELECT,
@@ -91,25 +48,12 @@ async fn malformed_and_incomplete_requests_are_refused_with_the_reason() {
         "`context.draftOrders` is required",
     )
     .await;
-    expect_error(
-        &app,
-        SELECT,
-        &without(valid(), &["context", "selections"]),
-        400,
-        "`context.selections` is required",
-    )
-    .await;
+    expect_error(&app, SELECT, &without(valid(), &["context", "selections"]), 400, "`context.selections` is required")
+        .await;
 
     let mut v = valid();
     v["hook"] = json!(42);
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        400,
-        "invalid type",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 400, "invalid type").await;
 
     // The hook of the request must be the service's hook.
     expect_error(
@@ -123,36 +67,15 @@ async fn malformed_and_incomplete_requests_are_refused_with_the_reason() {
 
     let mut v = valid();
     v["context"]["selections"] = json!(["MedicationRequest/not-there"]);
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        400,
-        "MedicationRequest/not-there",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 400, "MedicationRequest/not-there").await;
 
     let mut v = valid();
     v["context"]["draftOrders"] = json!({"resourceType": "Patient", "id": "x"});
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        422,
-        "must be a FHIR Bundle",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 422, "must be a FHIR Bundle").await;
 
     let mut v = valid();
     v["fhirAuthorization"] = json!({"access_token": "secret", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "x"});
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        400,
-        "without `fhirServer`",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 400, "without `fhirServer`").await;
     app.stop().await;
 }
 
@@ -160,14 +83,7 @@ async fn malformed_and_incomplete_requests_are_refused_with_the_reason() {
 async fn unknown_service_content_type_method_and_path() {
     let app = TestApp::start().await;
     let body = serde_json::to_vec(&valid()).unwrap();
-    expect_error(
-        &app,
-        "no-such-service",
-        &body,
-        404,
-        "no CDS service `no-such-service`",
-    )
-    .await;
+    expect_error(&app, "no-such-service", &body, 404, "no CDS service `no-such-service`").await;
 
     let resp = app
         .client
@@ -178,40 +94,16 @@ async fn unknown_service_content_type_method_and_path() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 415);
-    assert!(
-        resp.json::<Value>().await.unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .contains("text/plain")
-    );
+    assert!(resp.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("text/plain"));
 
-    let resp = app
-        .client
-        .post(app.url(&format!("/cds-services/{SELECT}")))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.post(app.url(&format!("/cds-services/{SELECT}"))).body(body.clone()).send().await.unwrap();
     assert_eq!(resp.status(), 415, "no content type at all");
 
-    let resp = app
-        .client
-        .get(app.url(&format!("/cds-services/{SELECT}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(app.url(&format!("/cds-services/{SELECT}"))).send().await.unwrap();
     assert_eq!(resp.status(), 405);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"],
-        "method-not-allowed"
-    );
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "method-not-allowed");
 
-    let resp = app
-        .client
-        .get(app.url("/nothing/here"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(app.url("/nothing/here")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "not-found");
     app.stop().await;
@@ -243,20 +135,11 @@ async fn a_body_over_the_limit_is_refused_and_the_limit_is_configurable() {
     let app = TestApp::start().await;
     let mut huge = valid();
     huge["extension"] = json!({"org.example.padding": "x".repeat(2 * 1024 * 1024)});
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&huge).unwrap(),
-        413,
-        "1048576",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&huge).unwrap(), 413, "1048576").await;
     app.stop().await;
 }
 
-fn futures_util_stream(
-    body: Vec<u8>,
-) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+fn futures_util_stream(body: Vec<u8>) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     struct Chunks(Vec<Vec<u8>>);
     impl futures_core::Stream for Chunks {
         type Item = Result<Vec<u8>, std::io::Error>;
@@ -264,11 +147,7 @@ fn futures_util_stream(
             mut self: std::pin::Pin<&mut Self>,
             _: &mut std::task::Context<'_>,
         ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(if self.0.is_empty() {
-                None
-            } else {
-                Some(Ok(self.0.remove(0)))
-            })
+            std::task::Poll::Ready(if self.0.is_empty() { None } else { Some(Ok(self.0.remove(0))) })
         }
     }
     Chunks(body.chunks(1000).map(<[u8]>::to_vec).collect())
@@ -280,30 +159,13 @@ async fn wrong_fhir_under_a_prefetch_key_is_refused() {
     // An Observation where Conditions belong.
     let mut v = valid();
     let obs = v["prefetch"]["observations"]["entry"][0].clone();
-    v["prefetch"]["conditions"]["entry"]
-        .as_array_mut()
-        .unwrap()
-        .push(obs);
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        422,
-        "prefetch `conditions` holds Observation/",
-    )
-    .await;
+    v["prefetch"]["conditions"]["entry"].as_array_mut().unwrap().push(obs);
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 422, "prefetch `conditions` holds Observation/").await;
 
     // A Condition as the patient.
     let mut v = valid();
     v["prefetch"]["patient"] = v["prefetch"]["conditions"]["entry"][0]["resource"].clone();
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        422,
-        "prefetch `patient` holds Condition/",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 422, "prefetch `patient` holds Condition/").await;
 
     // Not a resource at all.
     let mut v = valid();
@@ -319,26 +181,11 @@ async fn wrong_fhir_under_a_prefetch_key_is_refused() {
 
     // Data about another patient must never be used.
     let mut v = valid();
-    v["prefetch"]["conditions"]["entry"][0]["resource"]["subject"]["reference"] =
-        json!("Patient/someone-else");
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        422,
-        "about another patient",
-    )
-    .await;
+    v["prefetch"]["conditions"]["entry"][0]["resource"]["subject"]["reference"] = json!("Patient/someone-else");
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 422, "about another patient").await;
     let mut v = valid();
     v["context"]["patientId"] = json!("someone-else");
-    expect_error(
-        &app,
-        SELECT,
-        &serde_json::to_vec(&v).unwrap(),
-        422,
-        "context.patientId is another patient",
-    )
-    .await;
+    expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 422, "context.patientId is another patient").await;
     app.stop().await;
 }
 
@@ -349,53 +196,24 @@ async fn missing_prefetch_without_fhir_server_is_412_naming_the_keys() {
     let prefetch = v["prefetch"].as_object_mut().unwrap();
     prefetch.remove("observations");
     prefetch.remove("immunizations");
-    let resp = app
-        .post_json(
-            &format!("/cds-services/{SELECT}"),
-            &serde_json::to_vec(&v).unwrap(),
-            None,
-        )
-        .await;
+    let resp = app.post_json(&format!("/cds-services/{SELECT}"), &serde_json::to_vec(&v).unwrap(), None).await;
     assert_eq!(resp.status(), 412);
     let body: Value = resp.json().await.unwrap();
     let message = body["message"].as_str().unwrap();
-    assert!(
-        message.contains("`observations`") && message.contains("`immunizations`"),
-        "{message}"
-    );
+    assert!(message.contains("`observations`") && message.contains("`immunizations`"), "{message}");
     assert!(message.contains("no fhirServer"), "{message}");
-    assert!(
-        !message.contains("`conditions`"),
-        "only the missing keys: {message}"
-    );
+    assert!(!message.contains("`conditions`"), "only the missing keys: {message}");
 
     // A null patient: the EHR has no Patient; an OperationOutcome: the EHR's search failed.
     let mut v = valid();
     v["prefetch"]["patient"] = Value::Null;
-    let resp = app
-        .post_json(
-            &format!("/cds-services/{SELECT}"),
-            &serde_json::to_vec(&v).unwrap(),
-            None,
-        )
-        .await;
+    let resp = app.post_json(&format!("/cds-services/{SELECT}"), &serde_json::to_vec(&v).unwrap(), None).await;
     assert_eq!(resp.status(), 412);
     let mut v = valid();
     v["prefetch"]["conditions"] = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout", "diagnostics": "Condition search timed out"}]});
-    let resp = app
-        .post_json(
-            &format!("/cds-services/{SELECT}"),
-            &serde_json::to_vec(&v).unwrap(),
-            None,
-        )
-        .await;
+    let resp = app.post_json(&format!("/cds-services/{SELECT}"), &serde_json::to_vec(&v).unwrap(), None).await;
     assert_eq!(resp.status(), 412);
-    assert!(
-        resp.json::<Value>().await.unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .contains("Condition search timed out")
-    );
+    assert!(resp.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("Condition search timed out"));
 
     // The same request without prefetch but with no in-scope order is fine: nothing is needed.
     let mut v = fixture_json("requests/select-paracetamol-only-no-prefetch.json");
@@ -415,11 +233,7 @@ async fn null_prefetch_for_a_list_means_no_data_not_an_error() {
     }
     let (status, answer) = app.call(SELECT, &serde_json::to_vec(&v).unwrap()).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(
-        answer["cards"],
-        json!([]),
-        "the live vaccine was in the list now null"
-    );
+    assert_eq!(answer["cards"], json!([]), "the live vaccine was in the list now null");
     app.stop().await;
 }
 
@@ -428,26 +242,11 @@ async fn an_order_whose_medication_cannot_be_resolved_is_412_not_silence() {
     let app = TestApp::start().await;
     let mut v = valid();
     let order = &mut v["context"]["draftOrders"]["entry"][0]["resource"];
-    order
-        .as_object_mut()
-        .unwrap()
-        .remove("medicationCodeableConcept");
+    order.as_object_mut().unwrap().remove("medicationCodeableConcept");
     order["medicationReference"] = json!({"reference": "Medication/unknown-42"});
-    let resp = app
-        .post_json(
-            &format!("/cds-services/{SELECT}"),
-            &serde_json::to_vec(&v).unwrap(),
-            None,
-        )
-        .await;
+    let resp = app.post_json(&format!("/cds-services/{SELECT}"), &serde_json::to_vec(&v).unwrap(), None).await;
     assert_eq!(resp.status(), 412);
-    let message = resp.json::<Value>().await.unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        message.contains("Medication/unknown-42") && message.contains("cannot tell"),
-        "{message}"
-    );
+    let message = resp.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("Medication/unknown-42") && message.contains("cannot tell"), "{message}");
     app.stop().await;
 }

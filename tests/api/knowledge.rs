@@ -33,9 +33,7 @@ fn broken(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
 }
 
 fn errors_of(dir: &Path) -> String {
-    Knowledge::load(dir)
-        .expect_err("broken knowledge must not load")
-        .to_string()
+    Knowledge::load(dir).expect_err("broken knowledge must not load").to_string()
 }
 
 #[test]
@@ -57,21 +55,15 @@ fn the_shipped_knowledge_loads() {
 
 #[test]
 fn an_unknown_rule_id_names_the_file() {
-    let dir = broken("rules/jak.pregnancy.toml", |t| {
-        t.replace("id = \"jak.pregnancy\"", "id = \"jak.pregnancy-2\"")
-    });
+    let dir = broken("rules/jak.pregnancy.toml", |t| t.replace("id = \"jak.pregnancy\"", "id = \"jak.pregnancy-2\""));
     let e = errors_of(dir.path());
-    assert!(
-        e.contains("rules/jak.pregnancy.toml: rule `jak.pregnancy-2`: unknown rule id"),
-        "{e}"
-    );
+    assert!(e.contains("rules/jak.pregnancy.toml: rule `jak.pregnancy-2`: unknown rule id"), "{e}");
 }
 
 #[test]
 fn an_undefined_value_set_names_the_rule_and_reason() {
-    let dir = broken("rules/jak.active-malignancy.toml", |t| {
-        t.replace("in = \"malignancy-excl-nmsc\"", "in = \"cancer\"")
-    });
+    let dir =
+        broken("rules/jak.active-malignancy.toml", |t| t.replace("in = \"malignancy-excl-nmsc\"", "in = \"cancer\""));
     let e = errors_of(dir.path());
     assert!(
         e.contains("rules/jak.active-malignancy.toml: rule `jak.active-malignancy`, reason `active-malignancy`: value set `cancer` is referenced but not defined"),
@@ -87,22 +79,13 @@ fn an_entry_without_a_source_is_refused() {
         format!("{}source = \"\"{}", &t[..start], &t[end..])
     });
     let e = errors_of(dir.path());
-    assert!(
-        e.contains("value-sets/vaccines.toml: value set `live-vaccines`: has no source"),
-        "{e}"
-    );
+    assert!(e.contains("value-sets/vaccines.toml: value set `live-vaccines`: has no source"), "{e}");
 
     let dir = broken("rules/all.live-vaccine.toml", |t| {
-        t.replace(
-            "source = \"Seed A: recent (< 4 weeks) live vaccine\"",
-            "source = \" \"",
-        )
+        t.replace("source = \"Seed A: recent (< 4 weeks) live vaccine\"", "source = \" \"")
     });
     let e = errors_of(dir.path());
-    assert!(
-        e.contains("rule `all.live-vaccine`, reason `recent`: has no source"),
-        "{e}"
-    );
+    assert!(e.contains("rule `all.live-vaccine`, reason `recent`: has no source"), "{e}");
 }
 
 #[test]
@@ -113,19 +96,16 @@ fn a_rule_without_dutch_text_is_refused() {
         format!("{}{}", &t[..start], &t[end..])
     });
     let e = errors_of(dir.path());
-    assert!(e.contains("rules/biologic.pregnancy.toml: rule `biologic.pregnancy`: rule has no Dutch text ([text.nl])"), "{e}");
-
-    let dir = broken("rules/jak.pregnancy.toml", |t| {
-        t.replace(
-            "label = { en = \"pregnant\", nl = \"zwanger\" }",
-            "label = { en = \"pregnant\" }",
-        )
-    });
-    let e = errors_of(dir.path());
     assert!(
-        e.contains("reason `pregnant`: label: no Dutch text (nl)"),
+        e.contains("rules/biologic.pregnancy.toml: rule `biologic.pregnancy`: rule has no Dutch text ([text.nl])"),
         "{e}"
     );
+
+    let dir = broken("rules/jak.pregnancy.toml", |t| {
+        t.replace("label = { en = \"pregnant\", nl = \"zwanger\" }", "label = { en = \"pregnant\" }")
+    });
+    let e = errors_of(dir.path());
+    assert!(e.contains("reason `pregnant`: label: no Dutch text (nl)"), "{e}");
 }
 
 #[test]
@@ -136,11 +116,8 @@ fn every_problem_is_reported_at_once_and_syntax_errors_name_the_file() {
             "which = \"newest\", answer_in = \"smoker-answers\"",
         )
     });
-    std::fs::write(
-        dir.path().join("rules/jak.untreated-tb.toml"),
-        "id = \"jak.untreated-tb\"\nthis is not toml",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("rules/jak.untreated-tb.toml"), "id = \"jak.untreated-tb\"\nthis is not toml")
+        .unwrap();
     let e = errors_of(dir.path());
     assert!(e.contains("unknown `which` `newest`"), "{e}");
     assert!(e.contains("rules/jak.untreated-tb.toml: not valid"), "{e}");
@@ -149,7 +126,10 @@ fn every_problem_is_reported_at_once_and_syntax_errors_name_the_file() {
 #[test]
 fn a_definition_that_uses_itself_is_refused() {
     let dir = broken("definitions.toml", |t| {
-        t.replace("{ condition = { in = \"smoking-history\" } },\n] }\n\n[definitions.smoking-status-known]", "{ use = \"smoker\" },\n] }\n\n[definitions.smoking-status-known]")
+        t.replace(
+            "{ condition = { in = \"smoking-history\" } },\n] }\n\n[definitions.smoking-status-known]",
+            "{ use = \"smoker\" },\n] }\n\n[definitions.smoking-status-known]",
+        )
     });
     let e = errors_of(dir.path());
     assert!(e.contains("refers to itself"), "{e}");
@@ -157,9 +137,7 @@ fn a_definition_that_uses_itself_is_refused() {
 
 #[test]
 fn the_service_does_not_start_on_broken_knowledge() {
-    let dir = broken("rules/jak.pregnancy.toml", |t| {
-        t.replace("id = \"jak.pregnancy\"", "id = \"jak.zwanger\"")
-    });
+    let dir = broken("rules/jak.pregnancy.toml", |t| t.replace("id = \"jak.pregnancy\"", "id = \"jak.zwanger\""));
     let data = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_advanced-therapy-cds"))
         .args(["serve", "--bind", "127.0.0.1:0", "--knowledge"])
@@ -170,8 +148,5 @@ fn the_service_does_not_start_on_broken_knowledge() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot start") && stderr.contains("rule `jak.zwanger`: unknown rule id"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot start") && stderr.contains("rule `jak.zwanger`: unknown rule id"), "{stderr}");
 }

@@ -2,9 +2,11 @@
 //! One test crate (each file in tests/ would be a binary linking all of fhir-sdk).
 
 mod cli;
+mod coverage;
 mod discovery;
 mod errors;
 mod feedback;
 mod fixtures;
 mod knowledge;
+mod rules_page;
 mod support;

@@ -58,45 +58,25 @@ impl TestApp {
     }
 
     pub async fn start_with(settings: Settings) -> TestApp {
-        let app = Application::build(settings)
-            .await
-            .expect("the service starts");
+        let app = Application::build(settings).await.expect("the service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run());
-        TestApp {
-            base,
-            client: reqwest::Client::new(),
-            handle,
-            task,
-            _data_dir: None,
-        }
+        TestApp { base, client: reqwest::Client::new(), handle, task, _data_dir: None }
     }
 
     /// Graceful stop: in-flight requests finish, the database is closed.
     pub async fn stop(self) {
         self.handle.stop(true).await;
-        self.task
-            .await
-            .expect("server task")
-            .expect("server stopped cleanly");
+        self.task.await.expect("server task").expect("server stopped cleanly");
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn post_json(
-        &self,
-        path: &str,
-        body: &[u8],
-        lang: Option<&str>,
-    ) -> reqwest::Response {
-        let mut req = self
-            .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_vec());
+    pub async fn post_json(&self, path: &str, body: &[u8], lang: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).header("content-type", "application/json").body(body.to_vec());
         if let Some(lang) = lang {
             req = req.header("accept-language", lang);
         }
@@ -104,15 +84,10 @@ impl TestApp {
     }
 
     pub async fn call(&self, service: &str, body: &[u8]) -> (u16, Value) {
-        let resp = self
-            .post_json(&format!("/cds-services/{service}"), body, None)
-            .await;
+        let resp = self.post_json(&format!("/cds-services/{service}"), body, None).await;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text}")),
-        )
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("body is not JSON: {text}")))
     }
 }
 
@@ -132,10 +107,7 @@ pub fn rules_of(response: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|c| {
             (
-                c["source"]["topic"]["code"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
+                c["source"]["topic"]["code"].as_str().unwrap_or("").to_string(),
                 c["indicator"].as_str().unwrap_or("").to_string(),
             )
         })

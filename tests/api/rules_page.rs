@@ -1,0 +1,49 @@
+//! `GET /rules`: the knowledge as a clinician reviews it renders every rule (issue 4, item 10).
+
+use advanced_therapy_cds::knowledge::{Knowledge, RuleTarget};
+
+use crate::support::{TestApp, root};
+
+#[tokio::test]
+async fn the_rules_page_shows_every_rule_reason_text_value_set_and_drug() {
+    let app = TestApp::start().await;
+    let resp = app.client.get(app.url("/rules")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    let k = Knowledge::load(&root().join("cds-services")).unwrap();
+    assert_eq!(page.matches("<article id=").count(), k.rules.len(), "one article per rule");
+    for rule in &k.rules {
+        assert!(page.contains(&format!("<article id=\"{}\"", rule.id)), "rule {}", rule.id);
+        // Titles and texts in both languages (HTML-escaped as the page writes them).
+        for text in [&rule.title.en, &rule.title.nl] {
+            assert!(page.contains(&escape(text)), "{}: title {text:?}", rule.id);
+        }
+        for reason in &rule.reasons {
+            assert!(page.contains(&format!("id=\"{}--{}\"", rule.id, reason.id)), "{} reason {}", rule.id, reason.id);
+            assert!(page.contains(&escape(&reason.label.nl)), "{} reason {} Dutch label", rule.id, reason.id);
+        }
+        assert!(page.contains(&escape(&rule.source)), "{} source", rule.id);
+    }
+    for vs in &k.value_sets {
+        assert!(page.contains(&format!("id=\"vs-{}\"", vs.key)), "value set {}", vs.key);
+    }
+    for d in &k.drugs {
+        assert!(page.contains(&format!("id=\"drug-{}\"", d.key)), "drug {}", d.key);
+    }
+    assert!(page.contains("id=\"patient-preferences\""));
+    // The matrix: baricitinib's row for age etc. shows ↓; dupilumab shows — for JAK rules.
+    let matrix = &page[page.find("id=\"matrix\"").unwrap()..page.find("id=\"patient-preferences\"").unwrap()];
+    let jak_rules = k
+        .rules
+        .iter()
+        .filter(|r| matches!(r.target, RuleTarget::Drugs(set) if !set.contains(k.drug_by_key("dupilumab").unwrap().id)))
+        .count();
+    assert!(matrix.matches("<td>—</td>").count() >= jak_rules, "JAK-only rules show — for dupilumab");
+    assert!(matrix.contains("↓↓") && matrix.contains("↓") && matrix.contains(">0<"));
+    app.stop().await;
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
