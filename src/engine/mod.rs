@@ -90,6 +90,10 @@ impl<'k> Engine<'k> {
             if !rule.runs_in(self.jurisdiction) || !targets(rule, order) || (rule.start_only && !order.new_start) {
                 continue;
             }
+            // A gated rule (AD or IBD context) runs only when its gate holds.
+            if rule.only_if.as_ref().is_some_and(|gate| ctx.eval(gate).is_none()) {
+                continue;
+            }
             let mut reasons = Vec::new();
             for reason in &rule.reasons {
                 let for_drug =
@@ -211,8 +215,8 @@ impl Ctx<'_> {
             Criterion::Sex(s) => (facts.sex == *s).then(Vec::new),
             Criterion::AgeUnknown => facts.age.is_none().then(Vec::new),
             Criterion::NewStart => self.order.new_start.then(Vec::new),
-            Criterion::Indication(vs) => for_indication(facts, self.order, *vs)
-                .then(|| vec![Evidence::new(self.knowledge.value_set(*vs).title.clone(), None, EvidenceDetail::None)]),
+            // The indication is context, not a finding: it gives no evidence line.
+            Criterion::Indication(vs) => for_indication(facts, self.order, *vs).then(Vec::new),
             Criterion::Dose { mg, per_day } => self.order.dose.matches(*mg, *per_day).then(|| {
                 vec![Evidence::new(
                     String::new(),
@@ -220,6 +224,53 @@ impl Ctx<'_> {
                     EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
                 )]
             }),
+            Criterion::WeeksOnDrug { more_than } => {
+                let drug = self.order.drug()?;
+                let first = facts.timeline(drug).first_start?;
+                let weeks = (facts.today - first).whole_weeks();
+                (weeks > i64::from(*more_than)).then(|| {
+                    vec![Evidence::new(
+                        "first ordered".into(),
+                        Some(first),
+                        EvidenceDetail::Value(format!("{weeks} weeks ago")),
+                    )]
+                })
+            }
+            Criterion::PreviouslyOnDose { mg, per_day } => {
+                let drug = self.order.drug()?;
+                let timeline = facts.timeline(drug);
+                let earlier = timeline.episodes.iter().find(|e| e.dose.matches(*mg, *per_day))?;
+                Some(vec![Evidence::new(
+                    "earlier order".into(),
+                    Some(earlier.start),
+                    EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
+                )])
+            }
+            Criterion::DaysOnDose { mg, per_day, after, within_months, more_than } => {
+                let drug = self.order.drug()?;
+                let timeline = facts.timeline(drug);
+                let from = months_before(facts.today, *within_months);
+                // Episodes count only after the first one at the `after` dose (a flare follows maintenance).
+                let since = match after {
+                    Some((a_mg, a_per_day)) => {
+                        timeline.episodes.iter().find(|e| e.dose.matches(*a_mg, *a_per_day))?.start
+                    }
+                    None => from,
+                };
+                let days: i64 = timeline
+                    .episodes
+                    .iter()
+                    .filter(|e| e.dose.matches(*mg, *per_day) && e.start >= since)
+                    .map(|e| (e.end - e.start.max(from)).whole_days().max(0))
+                    .sum();
+                (days > i64::from(*more_than)).then(|| {
+                    vec![Evidence::new(
+                        format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day)),
+                        None,
+                        EvidenceDetail::Value(format!("{days} days in the last {within_months} months")),
+                    )]
+                })
+            }
             Criterion::OrderedDrug(set) => self.order.drug().is_some_and(|d| set.contains(d)).then(Vec::new),
             Criterion::DoseRead => match &self.order.dose {
                 DoseReading::Read { mg, per_day } => Some(vec![Evidence::new(
@@ -324,6 +375,7 @@ impl Ctx<'_> {
                     // The order itself, and the same drug (a continuation, never a combination).
                     .filter(|m| m.reference.as_deref() != Some(self.order.reference.as_str()))
                     .filter(|m| m.drug.is_none() || m.drug != ordered)
+                    .filter(|m| q.min_days.is_none_or(|d| facts.course_days(m) >= i64::from(d)))
                     .map(|m| {
                         Evidence::new(
                             m.concept.label.clone(),

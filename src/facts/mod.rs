@@ -64,6 +64,25 @@ pub struct MedicationFact {
     /// `MedicationRequest/id` of a draft, to tell the order under review from its companions.
     pub reference: Option<String>,
     pub dose: DoseReading,
+    /// When the order or statement ends, if it says (validityPeriod, effectivePeriod).
+    pub until: Option<Date>,
+}
+
+/// A stretch of time on one dose of the ordered drug, from the patient's earlier orders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoseEpisode {
+    pub start: Date,
+    pub end: Date,
+    pub dose: DoseReading,
+}
+
+/// The course of one drug in the record: when it was first ordered and on what doses since
+/// (rules-catalog.md reading 6: an order runs to its validityPeriod end, else to the next
+/// order, else until now).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TherapyTimeline {
+    pub first_start: Option<Date>,
+    pub episodes: Vec<DoseEpisode>,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +211,52 @@ impl PatientFacts {
             }
         }
         facts
+    }
+
+    /// The record's course of one drug (drafts of this session are not part of it).
+    pub fn timeline(&self, drug: DrugId) -> TherapyTimeline {
+        let mut orders: Vec<&MedicationFact> = self
+            .medications
+            .iter()
+            .filter(|m| m.drug == Some(drug) && m.status != MedicationStatus::Draft && m.date.is_some())
+            .collect();
+        orders.sort_by_key(|m| m.date);
+        let episodes = orders
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let start = m.date.unwrap_or(self.today);
+                let next = orders.get(i + 1).and_then(|n| n.date);
+                let end = m.until.or(next).unwrap_or(self.today).min(self.today).max(start);
+                DoseEpisode { start, end, dose: m.dose.clone() }
+            })
+            .collect();
+        TherapyTimeline { first_start: orders.first().and_then(|m| m.date), episodes }
+    }
+
+    /// Length in days of the course of a medication, from its first to its last recorded day
+    /// (orders of one drug, or of one named medication, taken together).
+    pub fn course_days(&self, m: &MedicationFact) -> i64 {
+        let same = |o: &&MedicationFact| match (m.drug, o.drug) {
+            (Some(a), Some(b)) => a == b,
+            _ => o.concept.label == m.concept.label,
+        };
+        let course: Vec<&MedicationFact> =
+            self.medications.iter().filter(|o| o.status != MedicationStatus::Draft).filter(same).collect();
+        let start = course.iter().filter_map(|o| o.date).min();
+        let end = course
+            .iter()
+            .filter_map(|o| match o.status {
+                MedicationStatus::Active | MedicationStatus::OnHold => {
+                    Some(o.until.unwrap_or(self.today).min(self.today))
+                }
+                _ => o.until.or(o.date),
+            })
+            .max();
+        match (start, end) {
+            (Some(s), Some(e)) if e > s => (e - s).whole_days(),
+            _ => 0,
+        }
     }
 
     /// The patient has an active (or paused) order or statement for this drug.
@@ -411,6 +476,12 @@ fn medication_request(
         date: r.authored_on.as_ref().and_then(day_of),
         reference: reference.map(str::to_string),
         dose: dose::read(&r.dosage_instruction),
+        until: r
+            .dispense_request
+            .as_ref()
+            .and_then(|d| d.validity_period.as_ref())
+            .and_then(|p| p.end.as_ref())
+            .and_then(day_of),
     }
 }
 
@@ -446,6 +517,10 @@ fn medication_statement(
         date,
         reference: None,
         dose: dose::read(&s.dosage),
+        until: match &s.effective {
+            Some(MedicationStatementEffective::Period(p)) => p.end.as_ref().and_then(day_of),
+            _ => None,
+        },
     })
 }
 

@@ -91,9 +91,10 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
             s
         }
         Criterion::Medication(q) => format!(
-            "a medication of {} with status {}",
+            "a medication of {} with status {}{}",
             vs(k, q.value_set),
-            q.statuses.iter().map(|s| format!("{s:?}").to_lowercase()).collect::<Vec<_>>().join("/")
+            q.statuses.iter().map(|s| format!("{s:?}").to_lowercase()).collect::<Vec<_>>().join("/"),
+            q.min_days.map(|d| format!(", taken for at least {d} days")).unwrap_or_default()
         ),
         Criterion::Immunization(q) => match q.within_days {
             Some(d) => format!("an immunization with {} in the last {d} days", vs(k, q.value_set)),
@@ -114,6 +115,16 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
         Criterion::Dose { mg, per_day } => format!("the ordered dose is {mg} mg, {per_day} times a day"),
         Criterion::DoseUnreadable => "the ordered dose cannot be read".into(),
         Criterion::DoseRead => "the ordered dose can be read".into(),
+        Criterion::WeeksOnDrug { more_than } => {
+            format!("more than {more_than} weeks since the first order of the ordered drug")
+        }
+        Criterion::PreviouslyOnDose { mg, per_day } => {
+            format!("an earlier order of the ordered drug at {mg} mg, {per_day} times a day")
+        }
+        Criterion::DaysOnDose { mg, per_day, after, within_months, more_than } => format!(
+            "more than {more_than} days on {mg} mg, {per_day} times a day in the last {within_months} months{}",
+            after.map(|(m, p)| format!(", after having been on {m} mg {p} times a day")).unwrap_or_default()
+        ),
         Criterion::OrderedDrug(set) => format!(
             "the ordered drug is {}",
             k.drugs.iter().filter(|d| set.contains(d.id)).map(|d| d.key.as_str()).collect::<Vec<_>>().join(" or ")

@@ -888,7 +888,11 @@ impl CompileContext<'_> {
                     .iter()
                     .map(|s| MedicationStatus::parse(s).ok_or_else(|| format!("unknown medication status `{s}`")))
                     .collect::<Result<Vec<_>, _>>()?;
-                Criterion::Medication(MedicationQuery { value_set: self.value_set(&m.value_set)?, statuses })
+                Criterion::Medication(MedicationQuery {
+                    value_set: self.value_set(&m.value_set)?,
+                    statuses,
+                    min_days: m.min_days,
+                })
             }
             CriterionSpec::Immunization(i) => Criterion::Immunization(ImmunizationQuery {
                 value_set: self.value_set(&i.value_set)?,
@@ -904,6 +908,20 @@ impl CompileContext<'_> {
             CriterionSpec::NewStart(true) => Criterion::NewStart,
             CriterionSpec::DoseUnreadable(true) => Criterion::DoseUnreadable,
             CriterionSpec::DoseRead(true) => Criterion::DoseRead,
+            CriterionSpec::WeeksOnDrug(w) => Criterion::WeeksOnDrug { more_than: w.more_than },
+            CriterionSpec::PreviouslyOnDose(d) => Criterion::PreviouslyOnDose { mg: d.mg, per_day: d.per_day },
+            CriterionSpec::DaysOnDose(d) => {
+                if d.within_months == 0 {
+                    return Err("days_on_dose needs within_months of at least 1".into());
+                }
+                Criterion::DaysOnDose {
+                    mg: d.mg,
+                    per_day: d.per_day,
+                    after: d.after.as_ref().map(|a| (a.mg, a.per_day)),
+                    within_months: d.within_months,
+                    more_than: d.more_than,
+                }
+            }
             CriterionSpec::OrderedDrug(names) => {
                 let mut set = DrugSet::default();
                 for name in names {

@@ -208,6 +208,7 @@ pub struct ObservationQuery {
 pub struct MedicationQuery {
     pub value_set: ValueSetId,
     pub statuses: Vec<MedicationStatus>,
+    pub min_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +240,9 @@ pub enum Criterion {
     DoseUnreadable,
     DoseRead,
     OrderedDrug(DrugSet),
+    WeeksOnDrug { more_than: u32 },
+    PreviouslyOnDose { mg: f64, per_day: f64 },
+    DaysOnDose { mg: f64, per_day: f64, after: Option<(f64, f64)>, within_months: u32, more_than: u32 },
 }
 
 /// What orders a rule reviews.

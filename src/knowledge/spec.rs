@@ -321,6 +321,12 @@ pub enum CriterionSpec {
     DoseRead(bool),
     /// The ordered drug is one of these drugs or classes.
     OrderedDrug(Vec<String>),
+    /// More than this many weeks since the patient's first order of the ordered drug.
+    WeeksOnDrug(WeeksSpec),
+    /// An earlier order of the ordered drug was at this dose.
+    PreviouslyOnDose(DoseSpec),
+    /// Days on a dose of the ordered drug in a recent window (e.g. flare dosing).
+    DaysOnDose(DaysOnDoseSpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -395,9 +401,30 @@ pub struct DoseSpec {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WeeksSpec {
+    pub more_than: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaysOnDoseSpec {
+    pub mg: f64,
+    pub per_day: f64,
+    /// Count only episodes after the patient was first on this dose (flare after maintenance).
+    #[serde(default)]
+    pub after: Option<DoseSpec>,
+    pub within_months: u32,
+    pub more_than: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MedicationSpec {
     #[serde(rename = "in")]
     pub value_set: String,
+    /// The medication's course (its orders taken together) lasted at least this many days.
+    #[serde(default)]
+    pub min_days: Option<u32>,
     /// Any of `active`, `on-hold`, `completed`, `stopped`, `draft` (co-ordered in this session).
     pub status: Vec<String>,
 }

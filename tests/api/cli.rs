@@ -141,3 +141,30 @@ async fn served_requests_are_logged_without_patient_data() {
     }
     assert!(!log.contains("pat-999-secret"));
 }
+
+#[test]
+fn the_jurisdiction_comes_from_the_flag_or_the_environment() {
+    let file = root().join("fixtures/requests/be/start-checklist-start.json");
+    let run = |flag: Option<&str>, env: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"]).arg(root().join("cds-services"));
+        if let Some(j) = flag {
+            cmd.args(["--jurisdiction", j]);
+        }
+        cmd.env_remove("ATCDS_JURISDICTION");
+        if let Some(j) = env {
+            cmd.env("ATCDS_JURISDICTION", j);
+        }
+        let out = cmd.arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        rules_of(&answer).into_iter().map(|(rule, _)| rule).collect::<Vec<_>>()
+    };
+    let belgian = ["ibd.reimbursement-prior-therapy".to_string(), "jak.start-checklist".to_string()];
+    assert_eq!(run(Some("BE"), None), belgian);
+    assert_eq!(run(None, Some("BE")), belgian);
+    assert!(run(None, None).is_empty(), "NL is the default: no Belgian card");
+    let out = Command::new(BIN).args(["evaluate", "--jurisdiction", "FR"]).arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown jurisdiction `FR`"));
+}
