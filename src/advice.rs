@@ -95,8 +95,17 @@ impl Advisor {
             return Ok(done(0));
         }
 
-        let mut record = fhir::gather(&request, &k.prefetch, &self.fhir).await?;
+        let mut record = fhir::gather(&request, &k.prefetch, &k.server_queries, &self.fhir).await?;
         record.medications.extend(drafts.medications);
+        // Orders naming their medication only by reference: fetch those Medications.
+        let unresolved: Vec<String> = facts::reviewed_orders(k, &record, &drafts.orders, selections, |_| false)
+            .into_iter()
+            .filter_map(|o| match o.subject {
+                OrderSubject::Unidentified { medication_reference } => Some(medication_reference),
+                _ => None,
+            })
+            .collect();
+        fhir::fetch_medications(&request, &self.fhir, &unresolved, &mut record).await?;
         let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today);
         let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| patient_facts.on_drug(d));
         if let Some((order, reference)) = orders.iter().find_map(|o| match &o.subject {

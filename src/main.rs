@@ -62,6 +62,18 @@ enum Command {
         /// HTTP worker threads (0: one per core).
         #[arg(long, default_value_t = 0, env = "ATCDS_WORKERS")]
         workers: usize,
+        /// Time budget for fetching from the EHR's FHIR server, per request (milliseconds).
+        #[arg(long, default_value_t = 2000, env = "ATCDS_FHIR_TIME_BUDGET_MS")]
+        fhir_time_budget_ms: u64,
+        /// Pages followed per FHIR search.
+        #[arg(long, default_value_t = 20, env = "ATCDS_FHIR_MAX_PAGES")]
+        fhir_max_pages: usize,
+        /// Resources read per FHIR search.
+        #[arg(long, default_value_t = 5000, env = "ATCDS_FHIR_MAX_RESOURCES")]
+        fhir_max_resources: usize,
+        /// Allow plain-http FHIR servers that are not on this machine (CDS Hooks requires https).
+        #[arg(long, env = "ATCDS_FHIR_ALLOW_HTTP")]
+        fhir_allow_http: bool,
         /// The URL under which EHRs reach this service, for links in cards (default: the bind
         /// address).
         #[arg(long, env = "ATCDS_PUBLIC_URL")]
@@ -100,7 +112,15 @@ fn parse_jurisdiction(s: &str) -> Result<Jurisdiction, String> {
 }
 
 fn init_logging(format: LogFormat, default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    // fhir-sdk and reqwest log request URLs, which name the patient: keep them quiet unless
+    // RUST_LOG asks for them explicitly.
+    let mut directives = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_string());
+    for crate_name in ["fhir_sdk", "reqwest", "hyper", "hyper_util"] {
+        if !directives.contains(crate_name) {
+            directives.push_str(&format!(",{crate_name}=warn"));
+        }
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
@@ -112,7 +132,18 @@ fn init_logging(format: LogFormat, default: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { bind, data_dir, max_body_bytes, workers, public_url, common } => {
+        Command::Serve {
+            bind,
+            data_dir,
+            max_body_bytes,
+            workers,
+            public_url,
+            fhir_time_budget_ms,
+            fhir_max_pages,
+            fhir_max_resources,
+            fhir_allow_http,
+            common,
+        } => {
             init_logging(cli.log_format, "info");
             let settings = Settings {
                 bind,
@@ -123,7 +154,12 @@ fn main() -> ExitCode {
                 clock: common.as_of.map(Clock::Fixed).unwrap_or(Clock::System),
                 workers,
                 public_url,
-                fhir: FhirServerSettings::default(),
+                fhir: FhirServerSettings::new(
+                    std::time::Duration::from_millis(fhir_time_budget_ms),
+                    fhir_max_pages,
+                    fhir_max_resources,
+                    fhir_allow_http,
+                ),
             };
             serve(settings)
         }

@@ -78,8 +78,11 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
         Language::Nl => "**Gevonden**\n",
     });
     for found in &finding.reasons {
-        let evidence =
-            found.evidence.iter().map(|e| evidence_text(e, lang)).filter(|s| !s.is_empty()).collect::<Vec<_>>();
+        let evidence: Vec<String> = if found.reason.show_evidence {
+            found.evidence.iter().map(|e| evidence_text(e, lang)).filter(|s| !s.is_empty()).collect()
+        } else {
+            Vec::new()
+        };
         let arrow = if found.reason.recommendation != finding.recommendation {
             format!(" ({})", found.reason.recommendation.arrow())
         } else {

@@ -7,9 +7,10 @@ mod server;
 
 use std::collections::BTreeMap;
 
-pub use read::{WrongData, allowed_types, outcome_message, read_draft_orders, read_key};
+pub use read::{WrongData, allowed_types, next_link, outcome_message, read_draft_orders, read_key};
 pub use record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
-pub use server::FhirServerSettings;
+use server::{Fetch, expand};
+pub use server::{FhirServerSettings, install_tls_provider};
 
 use crate::protocol::{CdsRequest, PrefetchValue};
 
@@ -27,51 +28,95 @@ pub enum DataError {
     Unavailable(String),
 }
 
-/// A prefetch key that must be fetched, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingKey {
-    pub key: &'static str,
-    pub why: String,
-}
-
 /// Gather the patient's record: prefetch first, then the FHIR server, else 412.
 pub async fn gather(
     request: &CdsRequest<'_>,
     templates: &BTreeMap<String, String>,
+    server_queries: &BTreeMap<String, Vec<String>>,
     server: &FhirServerSettings,
 ) -> Result<PatientRecord, DataError> {
     let patient_id = &request.context.patient_id;
+    let has_server = request.fhir_server.is_some();
     let mut record = PatientRecord::default();
-    let mut missing = Vec::new();
+    // Keys to fetch, with why (for the 412 when there is no server to fetch them from).
+    let mut fetches: Vec<Fetch> = Vec::new();
+    let mut missing: Vec<(&'static str, String)> = Vec::new();
+    let mut want = |key: &'static str, why: String, fetches: &mut Vec<Fetch>| -> Result<(), DataError> {
+        if has_server {
+            let template = templates.get(key).map(String::as_str).unwrap_or_default();
+            fetches.push(Fetch { key, query: expand(template, request)? });
+            for extra in server_queries.get(key).into_iter().flatten() {
+                fetches.push(Fetch { key, query: expand(extra, request)? });
+            }
+        }
+        missing.push((key, why));
+        Ok(())
+    };
     for key in KEYS {
         match request.prefetch.get(key) {
-            None => missing.push(MissingKey { key, why: "not in prefetch".into() }),
-            // `null` is the client's "no data"; only the Patient cannot be absent.
+            None => want(key, "not in prefetch".into(), &mut fetches)?,
+            // `null` is the client's "no data"; only the Patient cannot be absent. With a FHIR
+            // server to ask, the key is fetched all the same.
             Some(PrefetchValue::Null) if key == "patient" => {
-                missing.push(MissingKey { key, why: "prefetch says null (no Patient)".into() })
+                want(key, "prefetch says null (no Patient)".into(), &mut fetches)?
             }
-            Some(PrefetchValue::Null) => {}
+            Some(PrefetchValue::Null) => {
+                if has_server {
+                    want(key, "prefetch says null".into(), &mut fetches)?;
+                }
+            }
             Some(PrefetchValue::Json(json)) => {
                 let reading = read_key(key, json, patient_id, &mut record)?;
                 if let Some(failure) = reading.failure {
-                    missing.push(MissingKey { key, why: format!("prefetch holds an OperationOutcome: {failure}") });
-                } else if reading.next_page.is_some() {
-                    record.problems.push(RecordProblem::CutShort {
-                        key: key.to_string(),
-                        reason: "the EHR sent only the first page of the search".into(),
-                    });
+                    want(key, format!("prefetch holds an OperationOutcome: {failure}"), &mut fetches)?;
+                } else if let Some(next) = reading.next_page {
+                    if has_server {
+                        // The rest of a search the EHR sent only the first page of.
+                        fetches.push(Fetch { key, query: next });
+                    } else {
+                        record.problems.push(RecordProblem::CutShort {
+                            key: key.to_string(),
+                            reason: "the EHR sent only the first page of the search".into(),
+                        });
+                    }
                 }
             }
         }
     }
-    if !missing.is_empty() {
-        server::fetch_missing(request, templates, server, &missing, &mut record).await?;
+    if !has_server && !missing.is_empty() {
+        let gaps = missing.iter().map(|(k, why)| format!("`{k}` ({why})")).collect::<Vec<_>>().join(", ");
+        return Err(DataError::Unavailable(format!(
+            "the service needs prefetch data it did not receive: {gaps}; the request names no fhirServer to fetch them from"
+        )));
     }
-    let patient_sent = !missing.iter().any(|m| m.key == "patient") || record.patient.is_some();
+    if !fetches.is_empty() {
+        server::fetch(request, server, fetches, &mut record).await?;
+    }
     let patient_unreadable =
         record.problems.iter().any(|p| matches!(p, RecordProblem::Unreadable { key, .. } if key == "patient"));
-    if !patient_sent && !patient_unreadable {
+    if record.patient.is_none() && !patient_unreadable {
         return Err(DataError::Unavailable("no Patient resource could be obtained".into()));
     }
     Ok(record)
+}
+
+/// Fetch Medication resources that orders name only by reference (`Medication/123`).
+pub async fn fetch_medications(
+    request: &CdsRequest<'_>,
+    server: &FhirServerSettings,
+    references: &[String],
+    record: &mut PatientRecord,
+) -> Result<(), DataError> {
+    if request.fhir_server.is_none() || references.is_empty() {
+        return Ok(());
+    }
+    let fetches = references
+        .iter()
+        .filter_map(|r| r.rsplit('/').next())
+        .map(|id| Fetch {
+            key: "medications",
+            query: format!("Medication/{}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
+        })
+        .collect();
+    server::fetch(request, server, fetches, record).await
 }

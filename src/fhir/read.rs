@@ -72,6 +72,17 @@ struct WireText {
     text: Option<String>,
 }
 
+/// A search page's `next` link and how many entries it holds (a read counts as one).
+pub fn next_link(json: &str) -> (Option<String>, usize) {
+    match serde_json::from_str::<WireBundle>(json) {
+        Ok(bundle) => (
+            bundle.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.clone()),
+            bundle.entry.len(),
+        ),
+        Err(_) => (None, 1),
+    }
+}
+
 /// The resource types each prefetch key may hold.
 pub fn allowed_types(key: &str) -> &'static [&'static str] {
     match key {

@@ -505,6 +505,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 advice: reason_advice,
                 suggest: reason_suggest,
                 annotation: reason.annotation,
+                show_evidence: reason.show_evidence,
                 recommendation: reason
                     .recommendation
                     .map(recommendation)
@@ -574,6 +575,11 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         .into_iter()
         .collect::<Vec<_>>()
         .join(",");
+    for key in service.server_queries.keys() {
+        if !PREFETCH_KEYS.contains(&key.as_str()) {
+            l.error("service.toml", format!("server_queries `{key}`"), "is not a prefetch key");
+        }
+    }
     let prefetch =
         service.prefetch.iter().map(|(k, v)| (k.clone(), v.replace(OBSERVATION_CODES, &observation_codes))).collect();
 
@@ -619,6 +625,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         override_reason_system: service.override_reason_system,
         services,
         prefetch,
+        server_queries: service.server_queries,
         sources,
         override_reasons,
         classes,

@@ -267,6 +267,7 @@ pub struct Reason {
     pub advice: Option<Localized>,
     pub suggest: DrugSet,
     pub annotation: bool,
+    pub show_evidence: bool,
 }
 
 /// Advice for one drug on a rule's card, with its source.
@@ -336,6 +337,8 @@ pub struct Knowledge {
     pub services: Vec<ServiceDefinition>,
     /// Prefetch templates with the observation codes filled in.
     pub prefetch: BTreeMap<String, String>,
+    /// Extra queries per key when fetching from the FHIR server.
+    pub server_queries: BTreeMap<String, Vec<String>>,
     pub sources: BTreeMap<String, CardSource>,
     pub override_reasons: Vec<OverrideReason>,
     pub classes: BTreeMap<String, DrugClass>,

@@ -28,6 +28,10 @@ pub struct ServiceFile {
     pub override_reason_system: String,
     pub services: Vec<ServiceSpec>,
     pub prefetch: BTreeMap<String, String>,
+    /// Further queries made when a key is fetched from the FHIR server itself (resources the
+    /// rules read under that key that its prefetch query does not return).
+    #[serde(default)]
+    pub server_queries: BTreeMap<String, Vec<String>>,
     pub sources: BTreeMap<String, SourceSpec>,
     pub override_reasons: Vec<OverrideReasonSpec>,
 }
@@ -258,6 +262,9 @@ pub struct ReasonSpec {
     /// dose is already the reduced one" on a renal card).
     #[serde(default)]
     pub annotation: bool,
+    /// List the facts that made the reason hold (default); off where they are only context.
+    #[serde(default = "yes")]
+    pub show_evidence: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ mod coverage;
 mod discovery;
 mod errors;
 mod feedback;
+mod fhir_faults;
 mod fixtures;
 mod knowledge;
 mod rules_page;

@@ -1,0 +1,359 @@
+//! Fetching from the EHR's FHIR server when prefetch lacks data: the faults a real EHR server
+//! shows (down, slow, 401, 404, 5xx, paging, bounds), played by a wiremock server that serves a
+//! fixture patient's resources. The same-cards-as-prefetch test against a real FHIR server is in
+//! fhir_server.rs.
+
+use std::time::Duration;
+
+use advanced_therapy_cds::config::Settings;
+use advanced_therapy_cds::fhir::FhirServerSettings;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{SELECT, TestApp, fixture_json, rules_of, settings};
+
+const TOKEN: &str = "secret-token-4f7a";
+
+fn fhir_json(body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/fhir+json; fhirVersion=4.0")
+        .set_body_json(body)
+}
+
+/// A mock EHR serving one fixture's prefetch as FHIR reads and searches.
+async fn mock_ehr(request: &Value) -> MockServer {
+    let server = MockServer::start().await;
+    let patient_id = request["context"]["patientId"].as_str().unwrap();
+    let prefetch = &request["prefetch"];
+    Mock::given(method("GET"))
+        .and(path(format!("/fhir/Patient/{patient_id}")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(fhir_json(&prefetch["patient"]))
+        .mount(&server)
+        .await;
+    for (resource, key) in [
+        ("Condition", "conditions"),
+        ("MedicationRequest", "medications"),
+        ("Observation", "observations"),
+        ("Immunization", "immunizations"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/fhir/{resource}")))
+            .and(query_param("patient", patient_id))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .respond_with(fhir_json(&prefetch[key]))
+            .mount(&server)
+            .await;
+    }
+    for resource in ["MedicationStatement", "ImmunizationRecommendation"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/fhir/{resource}")))
+            .respond_with(fhir_json(&json!({"resourceType": "Bundle", "type": "searchset", "entry": []})))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+/// The fixture request without prefetch, pointed at `fhir_server`.
+fn without_prefetch(request: &Value, fhir_server: &str) -> Vec<u8> {
+    let mut r = request.clone();
+    r.as_object_mut().unwrap().remove("prefetch");
+    r["fhirServer"] = json!(fhir_server);
+    r["fhirAuthorization"] = json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
+    serde_json::to_vec(&r).unwrap()
+}
+
+async fn app_with(budget_ms: u64, max_pages: usize) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Settings {
+        fhir: FhirServerSettings::new(Duration::from_millis(budget_ms), max_pages, 5000, false),
+        ..settings(dir.path())
+    };
+    // The temp dir is removed when `dir` drops; the store has its file open by then.
+    std::mem::forget(dir);
+    TestApp::start_with(s).await
+}
+
+const CASE: &str = "requests/baricitinib-pregnant.json";
+
+#[tokio::test]
+async fn no_prefetch_fetches_everything_with_the_bearer_token_and_gives_the_same_cards() {
+    let app = app_with(2000, 20).await;
+    let request = fixture_json(CASE);
+    let ehr = mock_ehr(&request).await;
+    let (_, with_prefetch) = app.call(SELECT, &serde_json::to_vec(&request).unwrap()).await;
+    let (status, fetched) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(rules_of(&fetched), rules_of(&with_prefetch));
+    assert_eq!(rules_of(&fetched), vec![("jak.pregnancy".to_string(), "critical".to_string())]);
+    // Every key was asked for once, each with the token (the mocks match only with it).
+    let received = ehr.received_requests().await.unwrap();
+    let paths: Vec<String> = received.iter().map(|r| r.url.path().to_string()).collect();
+    for p in [
+        "/fhir/Patient/pat-008",
+        "/fhir/Condition",
+        "/fhir/MedicationRequest",
+        "/fhir/Observation",
+        "/fhir/Immunization",
+        "/fhir/MedicationStatement",
+        "/fhir/ImmunizationRecommendation",
+    ] {
+        assert_eq!(paths.iter().filter(|x| *x == p).count(), 1, "{p} in {paths:?}");
+    }
+    assert!(received.iter().all(|r| r.headers.get("authorization").unwrap() == &format!("Bearer {TOKEN}")));
+    assert!(received.iter().all(|r| r.headers.get("accept").unwrap() == "application/fhir+json"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_missing_keys_are_fetched_and_nothing_without_an_in_scope_order() {
+    let app = app_with(2000, 20).await;
+    let mut request = fixture_json(CASE);
+    let ehr = mock_ehr(&request).await;
+    let server = format!("{}/fhir", ehr.uri());
+    // Only `observations` is missing.
+    let mut partial = request.clone();
+    partial["prefetch"].as_object_mut().unwrap().remove("observations");
+    partial["fhirServer"] = json!(server);
+    partial["fhirAuthorization"] = json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
+    let (status, answer) = app.call(SELECT, &serde_json::to_vec(&partial).unwrap()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(rules_of(&answer), vec![("jak.pregnancy".to_string(), "critical".to_string())]);
+    let paths: Vec<String> = ehr.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect();
+    assert_eq!(paths, vec!["/fhir/Observation"]);
+
+    // A paracetamol order: nothing is fetched at all.
+    ehr.reset().await;
+    let entry = &mut request["context"]["draftOrders"]["entry"][0]["resource"];
+    entry["medicationCodeableConcept"] =
+        json!({"coding": [{"system": "http://www.whocc.no/atc", "code": "N02BE01"}], "text": "Paracetamol"});
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &server)).await;
+    assert_eq!((status, answer), (200, json!({"cards": []})));
+    assert!(ehr.received_requests().await.unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_gives_412() {
+    let app = app_with(2000, 20).await;
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (status, answer) =
+        app.call(SELECT, &without_prefetch(&fixture_json(CASE), &format!("http://127.0.0.1:{port}/fhir"))).await;
+    assert_eq!(status, 412, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("could not be reached"), "{answer}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_401_gives_412_with_the_servers_own_message() {
+    let app = app_with(2000, 20).await;
+    let ehr = MockServer::start().await;
+    let outcome = json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "security", "diagnostics": "token expired"}]});
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(401).set_body_json(&outcome)).mount(&ehr).await;
+    let (status, answer) =
+        app.call(SELECT, &without_prefetch(&fixture_json(CASE), &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 412, "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("refused access") && message.contains("401") && message.contains("token expired"),
+        "{message}"
+    );
+    assert!(!message.contains(TOKEN), "the token is never echoed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_patient_is_412_and_a_failing_search_is_a_partial_answer_that_says_so() {
+    let app = app_with(2000, 20).await;
+    let request = fixture_json(CASE);
+    let ehr = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Patient/pat-008"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found", "diagnostics": "Patient/pat-008 not found"}]})))
+        .mount(&ehr)
+        .await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 412, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("no such Patient"), "{answer}");
+
+    // Conditions fail with 503; everything else is there.
+    let ehr = mock_ehr(&request).await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Condition"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(1)
+        .mount(&ehr)
+        .await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    let rules = rules_of(&answer);
+    assert!(rules.contains(&("jak.pregnancy".to_string(), "critical".to_string())), "{rules:?}");
+    let unchecked = answer["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
+        .expect("data.unchecked");
+    assert!(
+        unchecked["detail"].as_str().unwrap().contains("'conditions' is incomplete: the FHIR server answered 503"),
+        "{unchecked}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_server_is_cut_at_the_time_budget() {
+    let app = app_with(500, 20).await;
+    let request = fixture_json(CASE);
+    // Observations take 3 s: the answer comes within the budget, listing what it lacks.
+    let ehr = mock_ehr(&request).await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Observation"))
+        .respond_with(fhir_json(&request["prefetch"]["observations"]).set_delay(Duration::from_secs(3)))
+        .with_priority(1)
+        .mount(&ehr)
+        .await;
+    let started = std::time::Instant::now();
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 200, "{answer}");
+    assert!(elapsed < Duration::from_millis(2500), "answered after {elapsed:?}");
+    let unchecked = answer["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
+        .expect("data.unchecked");
+    let detail = unchecked["detail"].as_str().unwrap();
+    assert!(detail.contains("'observations' is incomplete") && detail.contains("500 ms budget"), "{detail}");
+    // Without the observations the pregnancy is not known: no jak.pregnancy, and the gap is named.
+    assert!(detail.contains("no pregnancy status in the last 9 months"), "{detail}");
+
+    // A slow Patient: 412.
+    let ehr = mock_ehr(&request).await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Patient/pat-008"))
+        .respond_with(fhir_json(&request["prefetch"]["patient"]).set_delay(Duration::from_secs(3)))
+        .with_priority(1)
+        .mount(&ehr)
+        .await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 412, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("budget"), "{answer}");
+    app.stop().await;
+}
+
+/// Observations in three pages; the pregnancy status is on the last one.
+async fn paged_ehr(request: &Value) -> MockServer {
+    let ehr = mock_ehr(request).await;
+    let entries = request["prefetch"]["observations"]["entry"].as_array().unwrap().clone();
+    let pregnancy = entries.iter().position(|e| e["resource"]["code"]["coding"][0]["code"] == "82810-3").unwrap();
+    let mut rest: Vec<Value> =
+        entries.iter().enumerate().filter(|(i, _)| *i != pregnancy).map(|(_, e)| e.clone()).collect();
+    let third = vec![entries[pregnancy].clone()];
+    let second = rest.split_off(rest.len() / 2);
+    let base = format!("{}/fhir", ehr.uri());
+    let page = |entries: Vec<Value>, next: Option<&str>| {
+        let mut b = json!({"resourceType": "Bundle", "type": "searchset", "entry": entries});
+        if let Some(n) = next {
+            b["link"] = json!([{"relation": "next", "url": format!("{base}/Observation?patient=pat-008&_page={n}")}]);
+        }
+        b
+    };
+    Mock::given(method("GET"))
+        .and(path("/fhir/Observation"))
+        .and(query_param("_page", "2"))
+        .respond_with(fhir_json(&page(second, Some("3"))))
+        .with_priority(1)
+        .mount(&ehr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Observation"))
+        .and(query_param("_page", "3"))
+        .respond_with(fhir_json(&page(third, None)))
+        .with_priority(1)
+        .mount(&ehr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fhir/Observation"))
+        .and(query_param("code", request_codes()))
+        .respond_with(fhir_json(&page(rest, Some("2"))))
+        .with_priority(2)
+        .mount(&ehr)
+        .await;
+    ehr
+}
+
+/// The observation codes the discovery template asks for (whatever they are, the first page
+/// answers that query).
+fn request_codes() -> String {
+    let k = advanced_therapy_cds::knowledge::Knowledge::load(&crate::support::root().join("cds-services")).unwrap();
+    let template = &k.prefetch["observations"];
+    template.split("code=").nth(1).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn every_page_of_a_search_is_read_within_its_bounds() {
+    let request = fixture_json(CASE);
+    let app = app_with(2000, 20).await;
+    let ehr = paged_ehr(&request).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        rules_of(&answer),
+        vec![("jak.pregnancy".to_string(), "critical".to_string())],
+        "the status on page 3 was read"
+    );
+    let pages = ehr.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/fhir/Observation").count();
+    assert_eq!(pages, 3);
+    app.stop().await;
+
+    // With at most 2 pages the third is not read, and the answer says so.
+    let app = app_with(2000, 2).await;
+    let ehr = paged_ehr(&request).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    let unchecked = answer["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
+        .expect("data.unchecked");
+    assert!(unchecked["detail"].as_str().unwrap().contains("more than 2 pages"), "{unchecked}");
+    assert!(!rules_of(&answer).contains(&("jak.pregnancy".to_string(), "critical".to_string())));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_next_page_on_another_server_is_not_followed_and_http_elsewhere_is_refused() {
+    let request = fixture_json(CASE);
+    let app = app_with(2000, 20).await;
+    let ehr = mock_ehr(&request).await;
+    let elsewhere = MockServer::start().await;
+    let mut first = request["prefetch"]["observations"].clone();
+    first["link"] = json!([{"relation": "next", "url": format!("{}/steal?page=2", elsewhere.uri().replace("127.0.0.1", "localhost"))}]);
+    Mock::given(method("GET"))
+        .and(path("/fhir/Observation"))
+        .respond_with(fhir_json(&first))
+        .with_priority(1)
+        .mount(&ehr)
+        .await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the token never goes to another server");
+    let unchecked = answer["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
+        .expect("data.unchecked");
+    assert!(unchecked["detail"].as_str().unwrap().contains("another server"), "{unchecked}");
+
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, "http://fhir.example.org/r4")).await;
+    assert_eq!(status, 412, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("https"), "{answer}");
+    app.stop().await;
+}
