@@ -150,6 +150,16 @@ impl<'k> Engine<'k> {
 
 /// The order is for this indication: its reason says so, or it names no reason and the
 /// patient has an active condition in the value set (rules-catalog.md, AD and IBD context).
+/// How many separate episodes some condition records are: records of the same day are one
+/// episode (an ICD-10 and a SNOMED CT entry for the same zoster); undated records count apart,
+/// since nothing shows they are the same.
+fn episodes(items: &[(Option<Date>, Evidence)]) -> usize {
+    let mut dates: Vec<Date> = items.iter().filter_map(|(d, _)| *d).collect();
+    dates.sort_unstable();
+    dates.dedup();
+    dates.len() + items.iter().filter(|(d, _)| d.is_none()).count()
+}
+
 fn for_indication(facts: &PatientFacts, order: &ReviewedOrder, vs: crate::knowledge::ValueSetId) -> bool {
     if order.has_reason {
         return order.reasons.value_sets.contains(vs);
@@ -307,6 +317,7 @@ impl Ctx<'_> {
                         ConditionStatusFilter::Active => c.active,
                         ConditionStatusFilter::History => !c.active,
                         ConditionStatusFilter::Resolved => c.status == "resolved",
+                        ConditionStatusFilter::NotResolved => c.status != "resolved",
                     })
                     .filter(|c| q.severity_in.is_none_or(|s| c.severity.value_sets.contains(s)))
                     .filter(|c| within(c.date, from))
@@ -323,7 +334,7 @@ impl Ctx<'_> {
                     })
                     .collect();
                 self.drop_followed(&mut items, q.unless_followed_by.as_deref());
-                (items.len() >= q.min_count as usize).then(|| items.into_iter().map(|(_, e)| e).collect())
+                (episodes(&items) >= q.min_count as usize).then(|| items.into_iter().map(|(_, e)| e).collect())
             }
             Criterion::Observation(q) => {
                 let from = self.since(q.within_months);

@@ -86,11 +86,17 @@ pub fn medication_concept<'a>(
         }
     }
     let mut drug = best.map(|(_, d, m)| (d, m));
-    // Free text: the concept's text and the codings' displays.
+    // Free text: the concept's text and the codings' displays. Where an ATC or RxNorm code says
+    // what the product is, its name adds no class: "ciclosporine oogdruppels" coded S01XA18 is
+    // not systemic ciclosporin.
+    let coded =
+        codings.clone().any(|c| c.code.is_some() && c.system.is_some_and(|s| knowledge.codes.codes_outrank_text(s)));
     let texts = text.into_iter().chain(codings.filter_map(|c| c.display));
     for t in texts {
         let by_text = knowledge.codes.classify_text(t);
-        concept.class.value_sets.union(&by_text.value_sets);
+        if !coded {
+            concept.class.value_sets.union(&by_text.value_sets);
+        }
         if drug.is_none()
             && let Some(d) = by_text.drug
         {

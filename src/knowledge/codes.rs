@@ -86,6 +86,8 @@ pub struct CodeIndex {
     longest_phrase: usize,
     /// Drug recognition order of systems (ATC, RxNorm, SNOMED CT): lower is tried first.
     drug_priority: Vec<u8>,
+    /// Systems whose codes make a medication's text irrelevant to its value sets.
+    codes_outrank_text: Vec<bool>,
 }
 
 impl CodeIndex {
@@ -96,7 +98,17 @@ impl CodeIndex {
         }
         self.systems.push(SystemIndex { icd_normalized, ..Default::default() });
         self.drug_priority.push(u8::MAX);
+        self.codes_outrank_text.push(false);
         id
+    }
+
+    pub(crate) fn set_codes_outrank_text(&mut self, system: SystemId) {
+        self.codes_outrank_text[system.0 as usize] = true;
+    }
+
+    /// Whether a coding in this system settles what a medication is, so its text is not read.
+    pub fn codes_outrank_text(&self, system_uri: &str) -> bool {
+        self.system(system_uri).is_some_and(|s| self.codes_outrank_text[s.0 as usize])
     }
 
     pub(crate) fn set_drug_priority(&mut self, system: SystemId, priority: u8) {

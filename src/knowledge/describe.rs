@@ -17,6 +17,7 @@ fn status(s: ConditionStatusFilter) -> &'static str {
         ConditionStatusFilter::Active => "active ",
         ConditionStatusFilter::History => "past (inactive, in remission or resolved) ",
         ConditionStatusFilter::Resolved => "resolved ",
+        ConditionStatusFilter::NotResolved => "not resolved (active, inactive or in remission) ",
         ConditionStatusFilter::Any => "",
     }
 }

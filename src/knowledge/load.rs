@@ -157,7 +157,11 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 false
             }
         };
-        system_ids.insert(name.clone(), codes.add_system(&spec.uris, icd));
+        let id = codes.add_system(&spec.uris, icd);
+        if spec.codes_outrank_text {
+            codes.set_codes_outrank_text(id);
+        }
+        system_ids.insert(name.clone(), id);
         system_uris.insert(name.clone(), spec.canonical.clone());
     }
 
@@ -863,8 +867,11 @@ impl CompileContext<'_> {
                     Some("active") => ConditionStatusFilter::Active,
                     Some("history") => ConditionStatusFilter::History,
                     Some("resolved") => ConditionStatusFilter::Resolved,
+                    Some("not-resolved") => ConditionStatusFilter::NotResolved,
                     Some(other) => {
-                        return Err(format!("unknown condition status `{other}` (active, history, resolved, any)"));
+                        return Err(format!(
+                            "unknown condition status `{other}` (active, history, resolved, not-resolved, any)"
+                        ));
                     }
                 },
                 severity_in: c.severity_in.as_deref().map(|s| self.value_set(s)).transpose()?,

@@ -119,6 +119,8 @@ pub enum ConditionStatusFilter {
     History,
     /// resolved only (e.g. TB marked treated).
     Resolved,
+    /// anything but resolved: latent TB is often recorded as inactive although never treated.
+    NotResolved,
     Any,
 }
 

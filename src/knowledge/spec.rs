@@ -84,6 +84,10 @@ pub struct SystemSpec {
     /// ICD-10 codes are compared without dots and in upper case ("C50.9" = "C509").
     #[serde(default)]
     pub normalize: Option<String>,
+    /// A medication or vaccine coded in this system is read from its codes alone: its free text
+    /// is not searched for names (a topical tacrolimus coded by ATC is not "tacrolimus").
+    #[serde(default)]
+    pub codes_outrank_text: bool,
     pub source: String,
 }
 

@@ -112,7 +112,7 @@ fn a_rule_without_dutch_text_is_refused() {
 fn every_problem_is_reported_at_once_and_syntax_errors_name_the_file() {
     let dir = broken("definitions.toml", |t| {
         t.replace(
-            "which = \"latest\", answer_in = \"smoker-answers\"",
+            "which = \"any\", answer_in = \"smoker-answers\"",
             "which = \"newest\", answer_in = \"smoker-answers\"",
         )
     });
