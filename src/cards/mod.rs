@@ -7,7 +7,7 @@ mod identity;
 pub use identity::{card_uuid, rule_of_card};
 use serde_json::json;
 
-use crate::engine::{Evidence, EvidenceDetail, Finding, OrderReview};
+use crate::engine::{Candidate, Evidence, EvidenceDetail, Finding, OrderReview, Standing};
 use crate::facts::{MatchedBy, OrderSubject, ReviewedOrder};
 use crate::knowledge::{Drug, Knowledge};
 use crate::protocol::{Action, ActionType, Card, Coding, Indicator, Link, SelectionBehavior, Source, Suggestion};
@@ -63,14 +63,14 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
     let indicator = indicator(finding.recommendation);
     let subject = subject_name(ctx, order);
     let labels: Vec<&str> = finding.reasons.iter().map(|r| r.reason.label.get(lang)).collect();
-    let summary = summary(rule.summary.get(lang), &subject, &labels);
+    let summary = summary(rule.summary.get(lang), &subject, &labels, lang);
 
     let mut detail = String::new();
     detail.push_str(&format!("**{}** — {}\n\n", capitalize(&subject), rule.title.get(lang)));
     if let OrderSubject::Drug { matched_by: MatchedBy::Text(text), .. } = &order.subject {
         detail.push_str(&match lang {
             Language::En => format!("_Recognised from the order's text \"{text}\", not from a code: check that this is the drug ordered._\n\n"),
-            Language::Nl => format!("_Herkend aan de tekst \"{text}\" van de order, niet aan een code: controleer of dit het bestelde middel is._\n\n"),
+            Language::Nl => format!("_Herkend aan de tekst \"{text}\" van de order, niet aan een code: controleer of dit het voorgeschreven middel is._\n\n"),
         });
     }
     detail.push_str(match lang {
@@ -109,22 +109,24 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
         }
     }
 
-    let against = finding.recommendation.is_against();
     let warns = indicator != Indicator::Info;
-    let offered = offered_alternatives(finding, review, against);
     let mut suggestions = Vec::new();
-    if let Some(alternatives) = &offered {
-        detail.push_str(&alternatives_text(k, alternatives, lang));
+    if let Some(candidates) = considered_alternatives(finding, review, warns) {
+        detail.push_str(&alternatives_text(k, &candidates, lang));
         if let Some(drug) = order.drug() {
-            suggestions = alternatives.iter().map(|alt| suggestion(ctx, order, drug, *alt)).collect();
+            suggestions =
+                candidates.iter().filter(|c| c.suitable()).map(|alt| suggestion(ctx, order, drug, alt.drug)).collect();
         }
     }
+    // The guideline by name; the rule's full sources (seed rows, SmPC sections) are on the
+    // rules page the card links to.
+    let source = k.sources.get(&rule.card_source);
+    let source_label = source.map(|s| s.label.as_str()).unwrap_or(rule.card_source.as_str());
     detail.push_str(&match lang {
-        Language::En => format!("_Source: {} (rule `{}`)._", rule.source, rule.id),
-        Language::Nl => format!("_Bron: {} (regel `{}`)._", rule.source, rule.id),
+        Language::En => format!("_Source: {source_label} (rule `{}`)._", rule.id),
+        Language::Nl => format!("_Bron: {source_label} (regel `{}`)._", rule.id),
     });
 
-    let source = k.sources.get(&rule.card_source);
     let suggestions_empty = suggestions.is_empty();
     Card {
         uuid: card_uuid(&rule.id),
@@ -137,7 +139,7 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
             topic: Some(Coding {
                 code: rule.id.clone(),
                 system: k.rule_id_system.clone(),
-                display: Some(rule.title.en.clone()),
+                display: Some(rule.title.get(lang).to_string()),
             }),
         },
         selection_behavior: (!suggestions.is_empty()).then_some(SelectionBehavior::AtMostOne),
@@ -160,7 +162,7 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
 
 /// Fill the summary template, keeping it under the 140-character limit: reasons are dropped
 /// from the end ("+2") before anything is cut.
-pub fn summary(template: &str, subject: &str, labels: &[&str]) -> String {
+pub fn summary(template: &str, subject: &str, labels: &[&str], lang: Language) -> String {
     let fill = |reasons: &str| capitalize(&template.replace("{drug}", subject).replace("{reasons}", reasons));
     for keep in (1..=labels.len()).rev() {
         let mut reasons = labels[..keep].join("; ");
@@ -172,13 +174,33 @@ pub fn summary(template: &str, subject: &str, labels: &[&str]) -> String {
             return s;
         }
     }
-    let s = fill(&format!("{} reasons", labels.len()));
+    let s = fill(&match lang {
+        Language::En => format!("{} reasons", labels.len()),
+        Language::Nl => format!("{} redenen", labels.len()),
+    });
     if s.chars().count() < SUMMARY_LIMIT {
         return s;
     }
     let mut cut: String = s.chars().take(SUMMARY_LIMIT - 2).collect();
     cut.push('…');
     cut
+}
+
+/// A calendar date as the reader writes it: ISO in English, day-month-year in Dutch.
+fn date_text(d: crate::vocabulary::Date, lang: Language) -> String {
+    match lang {
+        Language::En => d.to_string(),
+        Language::Nl => format!("{:02}-{:02}-{}", d.day(), d.month() as u8, d.year()),
+    }
+}
+
+/// "10 mg × 2/day": a dose per administration and administrations per day.
+fn dose_text(mg: f64, per_day: f64, lang: Language) -> String {
+    let n = |v: f64| if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v}") };
+    match lang {
+        Language::En => format!("{} mg × {}/day", n(mg), n(per_day)),
+        Language::Nl => format!("{} mg × {}/dag", n(mg), n(per_day)).replace('.', ","),
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -192,7 +214,7 @@ fn capitalize(s: &str) -> String {
 fn evidence_text(e: &Evidence, lang: Language) -> String {
     let mut notes = Vec::new();
     if let Some(d) = e.date {
-        notes.push(d.to_string());
+        notes.push(date_text(d, lang));
     }
     match &e.detail {
         EvidenceDetail::None => {}
@@ -213,6 +235,31 @@ fn evidence_text(e: &Evidence, lang: Language) -> String {
             }
             .to_string(),
         ),
+        EvidenceDetail::Dose { mg, per_day } => notes.insert(0, dose_text(*mg, *per_day, lang)),
+        EvidenceDetail::FirstOrdered { weeks } => {
+            let (what, ago) = match lang {
+                Language::En => ("first ordered", format!("{weeks} weeks ago")),
+                Language::Nl => ("eerste voorschrift", format!("{weeks} weken geleden")),
+            };
+            notes.push(ago);
+            return format!("{what} ({})", notes.join(", "));
+        }
+        EvidenceDetail::EarlierOrder { mg, per_day } => {
+            notes.push(dose_text(*mg, *per_day, lang));
+            let what = match lang {
+                Language::En => "earlier order",
+                Language::Nl => "eerder voorschrift",
+            };
+            return format!("{what} ({})", notes.join(", "));
+        }
+        EvidenceDetail::DaysOnDose { mg, per_day, days, months } => {
+            return match lang {
+                Language::En => format!("{}: {days} days in the last {months} months", dose_text(*mg, *per_day, lang)),
+                Language::Nl => {
+                    format!("{}: {days} dagen in de laatste {months} maanden", dose_text(*mg, *per_day, lang))
+                }
+            };
+        }
     }
     let label = markdown_escape(&e.label);
     if label.is_empty() {
@@ -248,7 +295,7 @@ fn condition_status(s: &str, lang: Language) -> &str {
 fn medication_status(s: &str, lang: Language) -> &str {
     match (lang, s) {
         (Language::En, "draft") => "ordered now",
-        (Language::Nl, "draft") => "nu besteld",
+        (Language::Nl, "draft") => "nu voorgeschreven",
         (Language::Nl, "active") => "actief",
         (Language::Nl, "on-hold") => "gepauzeerd",
         (Language::Nl, "completed") => "afgerond",
@@ -276,38 +323,108 @@ fn links(ctx: &CardContext<'_>, rule: &crate::knowledge::Rule, with_suggestions:
     links
 }
 
-/// What a card suggests: for a seed-A drug ordered for atopic dermatitis, the drugs the rule
-/// (or its reasons) name, else — on a ↓/↓↓ card — every seed-A alternative; always only those
-/// without a ↓/↓↓ finding of their own. `None`: the card offers nothing and says nothing.
-fn offered_alternatives(finding: &Finding<'_>, review: &OrderReview<'_>, against: bool) -> Option<Vec<DrugId>> {
+/// The alternatives a card considers: for a seed-A drug ordered for atopic dermatitis, the
+/// drugs the rule (or its reasons) name, else — on a warning or critical card — every seed-A
+/// alternative. Only suitable ones become suggestions; the others are named with the reason
+/// they are not offered. `None`: the card offers nothing and says nothing about alternatives.
+fn considered_alternatives<'r, 'k>(
+    finding: &Finding<'_>,
+    review: &'r OrderReview<'k>,
+    warns: bool,
+) -> Option<Vec<&'r Candidate<'k>>> {
     let alternatives = review.alternatives.as_ref()?;
     let mut named = finding.rule.suggest.unwrap_or_default();
     for found in &finding.reasons {
         named.0 |= found.reason.suggest.0;
     }
     if !named.is_empty() {
-        Some(alternatives.iter().copied().filter(|d| named.contains(*d)).collect())
-    } else if against && finding.rule.suggest_alternatives {
-        Some(alternatives.clone())
+        Some(alternatives.iter().filter(|c| named.contains(c.drug)).collect())
+    } else if warns && finding.rule.suggest_alternatives {
+        Some(alternatives.iter().collect())
     } else {
         None
     }
 }
 
-fn alternatives_text(k: &Knowledge, alternatives: &[DrugId], lang: Language) -> String {
-    if alternatives.is_empty() {
-        return match lang {
-            Language::En => "**No alternative suggested**: every drug of the atopic-dermatitis decision matrix that could replace this one has a ↓ or ↓↓ finding for this patient too.\n\n".into(),
-            Language::Nl => "**Geen alternatief voorgesteld**: elk middel uit de keuzematrix constitutioneel eczeem dat dit kan vervangen heeft voor deze patiënt ook een ↓ of ↓↓.\n\n".into(),
-        };
-    }
-    let names = alternatives.iter().map(|d| drug_name(k.drug(*d))).collect::<Vec<_>>().join(", ");
-    match lang {
-        Language::En => {
-            format!("**Alternatives without a ↓ or ↓↓ finding for this patient** (decision matrix): {names}.\n\n")
+fn alternatives_text(k: &Knowledge, candidates: &[&Candidate<'_>], lang: Language) -> String {
+    let names = |pick: &dyn Fn(&Standing<'_>) -> bool| {
+        candidates.iter().filter(|c| pick(&c.standing)).map(|c| drug_name(k.drug(c.drug))).collect::<Vec<_>>()
+    };
+    let mut out = String::new();
+    let suitable = names(&|s| matches!(s, Standing::Suitable));
+    out.push_str(&if suitable.is_empty() {
+        match lang {
+            Language::En => "**No alternative suggested.**".to_string(),
+            Language::Nl => "**Geen alternatief voorgesteld.**".to_string(),
         }
-        Language::Nl => format!("**Alternatieven zonder ↓ of ↓↓ voor deze patiënt** (keuzematrix): {names}.\n\n"),
+    } else {
+        match lang {
+            Language::En => format!(
+                "**Alternatives without a ↓ or ↓↓ finding for this patient** (decision matrix): {}.",
+                suitable.join(", ")
+            ),
+            Language::Nl => {
+                format!("**Alternatieven zonder ↓ of ↓↓ voor deze patiënt** (keuzematrix): {}.", suitable.join(", "))
+            }
+        }
+    });
+    out.push_str("\n\n");
+    // Why the others are not offered: a prescriber must be able to tell "unsuitable" from "not
+    // checked".
+    let against: Vec<String> = candidates
+        .iter()
+        .filter_map(|c| match &c.standing {
+            Standing::AdvisedAgainst(rules) => Some(format!(
+                "{} — {}",
+                drug_name(k.drug(c.drug)),
+                rules.iter().map(|r| r.title.get(lang)).collect::<Vec<_>>().join("; ")
+            )),
+            _ => None,
+        })
+        .collect();
+    if !against.is_empty() {
+        out.push_str(&match lang {
+            Language::En => format!("- Not suggested, ↓ or ↓↓ for this patient too: {}\n", against.join("; ")),
+            Language::Nl => format!("- Niet voorgesteld, ook ↓ of ↓↓ voor deze patiënt: {}\n", against.join("; ")),
+        });
     }
+    let unchecked = names(&|s| matches!(s, Standing::Unchecked(_)));
+    if !unchecked.is_empty() {
+        let mut gaps: Vec<&str> = Vec::new();
+        for c in candidates {
+            if let Standing::Unchecked(reasons) = &c.standing {
+                for r in reasons {
+                    let label = r.label.get(lang);
+                    if !gaps.contains(&label) {
+                        gaps.push(label);
+                    }
+                }
+            }
+        }
+        out.push_str(&match lang {
+            Language::En => format!(
+                "- Not suggested until the missing data is recorded: {} ({})\n",
+                unchecked.join(", "),
+                gaps.join("; ")
+            ),
+            Language::Nl => format!(
+                "- Niet voorgesteld zolang gegevens ontbreken: {} ({})\n",
+                unchecked.join(", "),
+                gaps.join("; ")
+            ),
+        });
+    }
+    let prescribed = names(&|s| matches!(s, Standing::AlreadyPrescribed));
+    if !prescribed.is_empty() {
+        out.push_str(&match lang {
+            Language::En => format!("- Not suggested, already prescribed: {}\n", prescribed.join(", ")),
+            Language::Nl => format!("- Niet voorgesteld, al voorgeschreven: {}\n", prescribed.join(", ")),
+        });
+    }
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    out
 }
 
 fn suggestion(ctx: &CardContext<'_>, order: &ReviewedOrder, ordered: DrugId, alternative: DrugId) -> Suggestion {
@@ -338,7 +455,7 @@ fn suggestion(ctx: &CardContext<'_>, order: &ReviewedOrder, ordered: DrugId, alt
             format!("Create a draft order for {} (dose to be completed)", drug_name(to)),
         ),
         Language::Nl => (
-            format!("{} bestellen in plaats van {}", capitalize(&drug_name(to)), from.key),
+            format!("{} voorschrijven in plaats van {}", capitalize(&drug_name(to)), from.key),
             format!("Concept-order voor {} verwijderen", drug_name(from)),
             format!("Concept-order voor {} aanmaken (dosering nog invullen)", drug_name(to)),
         ),
@@ -382,7 +499,12 @@ mod tests {
             "current or former smoker",
             "hypertension, diabetes or dyslipidaemia",
         ];
-        let s = summary("{drug}: only if no suitable alternative — {reasons}", "baricitinib (Olumiant)", &labels);
+        let s = summary(
+            "{drug}: only if no suitable alternative — {reasons}",
+            "baricitinib (Olumiant)",
+            &labels,
+            Language::En,
+        );
         assert!(s.chars().count() < SUMMARY_LIMIT, "{s}");
         assert!(s.starts_with("Baricitinib (Olumiant): only if"), "{s}");
         assert!(s.contains(" +"), "{s}");

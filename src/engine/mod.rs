@@ -3,7 +3,8 @@
 
 use crate::facts::{DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
 use crate::knowledge::{
-    ConditionStatusFilter, Criterion, Knowledge, NumericTest, Reason, Rule, RuleTarget, ValueSetMask, Which,
+    ConditionStatusFilter, Criterion, Knowledge, MedicationStatus, NumericTest, Reason, Rule, RuleTarget, ValueSetMask,
+    Which,
 };
 use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
 
@@ -36,6 +37,27 @@ pub enum EvidenceDetail {
     Age(u32),
     /// A vaccine that is planned (ordered or due) rather than given.
     Planned,
+    /// The ordered dose: mg per administration, administrations per day.
+    Dose {
+        mg: f64,
+        per_day: f64,
+    },
+    /// The drug was first ordered this many weeks ago (the evidence date is that day).
+    FirstOrdered {
+        weeks: i64,
+    },
+    /// An earlier order at this dose (the evidence date is its start).
+    EarlierOrder {
+        mg: f64,
+        per_day: f64,
+    },
+    /// Days at this dose within the last `months` months.
+    DaysOnDose {
+        mg: f64,
+        per_day: f64,
+        days: i64,
+        months: u32,
+    },
 }
 
 /// A reason of a rule that holds for this patient and order.
@@ -54,11 +76,37 @@ pub struct Finding<'k> {
 }
 
 /// The review of one order: its findings, and — for a seed-A drug ordered for atopic
-/// dermatitis — the seed-A drugs without a ↓/↓↓ finding for this patient.
+/// dermatitis — how each other seed-A drug stands as an alternative for this patient.
 #[derive(Debug, Clone)]
 pub struct OrderReview<'k> {
     pub findings: Vec<Finding<'k>>,
-    pub alternatives: Option<Vec<DrugId>>,
+    pub alternatives: Option<Vec<Candidate<'k>>>,
+}
+
+/// A seed-A drug considered in place of the ordered one.
+#[derive(Debug, Clone)]
+pub struct Candidate<'k> {
+    pub drug: DrugId,
+    pub standing: Standing<'k>,
+}
+
+/// Whether a candidate may be suggested, and if not, why (the card says so).
+#[derive(Debug, Clone)]
+pub enum Standing<'k> {
+    /// No ↓/↓↓ finding, and every check behind one could be done.
+    Suitable,
+    /// It has a ↓/↓↓ finding of its own for this patient.
+    AdvisedAgainst(Vec<&'k Rule>),
+    /// Data one of its ↓/↓↓ checks needs is missing: suggesting it would be a guess.
+    Unchecked(Vec<&'k Reason>),
+    /// The patient is already on it, or it is ordered in this session.
+    AlreadyPrescribed,
+}
+
+impl Candidate<'_> {
+    pub fn suitable(&self) -> bool {
+        matches!(self.standing, Standing::Suitable)
+    }
 }
 
 pub struct Engine<'k> {
@@ -115,8 +163,10 @@ impl<'k> Engine<'k> {
     }
 
     /// Alternatives are offered only for a seed-A drug ordered for atopic dermatitis: the order
-    /// names AD as its reason, or names no reason and the patient has active AD.
-    fn alternatives(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Option<Vec<DrugId>> {
+    /// names AD as its reason, or names no reason and the patient has active AD. Each other
+    /// seed-A drug is reviewed as if it had been ordered instead (no dose: the ordered drug's
+    /// dose says nothing about another drug).
+    fn alternatives(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Option<Vec<Candidate<'k>>> {
         let drug = order.drug()?;
         if !self.knowledge.drug(drug).ad_matrix || !self.for_atopic_dermatitis(facts, order) {
             return None;
@@ -126,19 +176,40 @@ impl<'k> Engine<'k> {
             .drugs
             .iter()
             .filter(|d| d.ad_matrix && d.id != drug)
-            .filter(|d| {
+            .map(|d| {
+                let prescribed = facts.on_drug(d.id)
+                    || facts.medications.iter().any(|m| m.drug == Some(d.id) && m.status == MedicationStatus::Draft);
+                if prescribed {
+                    return Candidate { drug: d.id, standing: Standing::AlreadyPrescribed };
+                }
                 let hypothetical = ReviewedOrder {
                     subject: OrderSubject::Drug {
                         drug: d.id,
                         matched_by: crate::facts::MatchedBy::Text(String::new()),
                     },
-                    new_start: !facts.on_drug(d.id),
+                    new_start: true,
                     unreadable: None,
+                    dose: DoseReading::Missing,
                     ..order.clone()
                 };
-                !self.findings(facts, &hypothetical).iter().any(|f| f.recommendation.is_against())
+                let findings = self.findings(facts, &hypothetical);
+                let against: Vec<&'k Rule> =
+                    findings.iter().filter(|f| f.recommendation.is_against()).map(|f| f.rule).collect();
+                let gaps: Vec<&'k Reason> = findings
+                    .iter()
+                    .flat_map(|f| &f.reasons)
+                    .filter(|r| r.reason.withholds_alternative.contains(d.id))
+                    .map(|r| r.reason)
+                    .collect();
+                let standing = if !against.is_empty() {
+                    Standing::AdvisedAgainst(against)
+                } else if !gaps.is_empty() {
+                    Standing::Unchecked(gaps)
+                } else {
+                    Standing::Suitable
+                };
+                Candidate { drug: d.id, standing }
             })
-            .map(|d| d.id)
             .collect();
         Some(candidates)
     }
@@ -148,8 +219,6 @@ impl<'k> Engine<'k> {
     }
 }
 
-/// The order is for this indication: its reason says so, or it names no reason and the
-/// patient has an active condition in the value set (rules-catalog.md, AD and IBD context).
 /// How many separate episodes some condition records are: records of the same day are one
 /// episode (an ICD-10 and a SNOMED CT entry for the same zoster); undated records count apart,
 /// since nothing shows they are the same.
@@ -160,6 +229,8 @@ fn episodes(items: &[(Option<Date>, Evidence)]) -> usize {
     dates.len() + items.iter().filter(|(d, _)| d.is_none()).count()
 }
 
+/// The order is for this indication: its reason says so, or it names no reason and the
+/// patient has an active condition in the value set (rules-catalog.md, AD and IBD context).
 fn for_indication(facts: &PatientFacts, order: &ReviewedOrder, vs: crate::knowledge::ValueSetId) -> bool {
     if order.has_reason {
         return order.reasons.value_sets.contains(vs);
@@ -227,33 +298,26 @@ impl Ctx<'_> {
             Criterion::NewStart => self.order.new_start.then(Vec::new),
             // The indication is context, not a finding: it gives no evidence line.
             Criterion::Indication(vs) => for_indication(facts, self.order, *vs).then(Vec::new),
-            Criterion::Dose { mg, per_day } => self.order.dose.matches(*mg, *per_day).then(|| {
-                vec![Evidence::new(
-                    String::new(),
-                    None,
-                    EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
-                )]
-            }),
+            Criterion::Dose { mg, per_day } => {
+                self.order.dose.matches(*mg, *per_day).then(|| {
+                    vec![Evidence::new(String::new(), None, EvidenceDetail::Dose { mg: *mg, per_day: *per_day })]
+                })
+            }
             Criterion::WeeksOnDrug { more_than } => {
                 let drug = self.order.drug()?;
                 let first = facts.timeline(drug).first_start?;
                 let weeks = (facts.today - first).whole_weeks();
-                (weeks > i64::from(*more_than)).then(|| {
-                    vec![Evidence::new(
-                        "first ordered".into(),
-                        Some(first),
-                        EvidenceDetail::Value(format!("{weeks} weeks ago")),
-                    )]
-                })
+                (weeks > i64::from(*more_than))
+                    .then(|| vec![Evidence::new(String::new(), Some(first), EvidenceDetail::FirstOrdered { weeks })])
             }
             Criterion::PreviouslyOnDose { mg, per_day } => {
                 let drug = self.order.drug()?;
                 let timeline = facts.timeline(drug);
                 let earlier = timeline.episodes.iter().find(|e| e.dose.matches(*mg, *per_day))?;
                 Some(vec![Evidence::new(
-                    "earlier order".into(),
+                    String::new(),
                     Some(earlier.start),
-                    EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
+                    EvidenceDetail::EarlierOrder { mg: *mg, per_day: *per_day },
                 )])
             }
             Criterion::DaysOnDose { mg, per_day, after, within_months, more_than } => {
@@ -275,19 +339,17 @@ impl Ctx<'_> {
                     .sum();
                 (days > i64::from(*more_than)).then(|| {
                     vec![Evidence::new(
-                        format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day)),
+                        String::new(),
                         None,
-                        EvidenceDetail::Value(format!("{days} days in the last {within_months} months")),
+                        EvidenceDetail::DaysOnDose { mg: *mg, per_day: *per_day, days, months: *within_months },
                     )]
                 })
             }
             Criterion::OrderedDrug(set) => self.order.drug().is_some_and(|d| set.contains(d)).then(Vec::new),
             Criterion::DoseRead => match &self.order.dose {
-                DoseReading::Read { mg, per_day } => Some(vec![Evidence::new(
-                    String::new(),
-                    None,
-                    EvidenceDetail::Value(format!("{} mg × {}/day", trim_number(*mg), trim_number(*per_day))),
-                )]),
+                DoseReading::Read { mg, per_day } => {
+                    Some(vec![Evidence::new(String::new(), None, EvidenceDetail::Dose { mg: *mg, per_day: *per_day })])
+                }
                 _ => None,
             },
             Criterion::DoseUnreadable => match &self.order.dose {
@@ -471,10 +533,6 @@ fn answer_mask(o: &crate::facts::ObservationFact) -> ValueSetMask {
         mask.union(&c.class.value_sets);
     }
     mask
-}
-
-fn trim_number(n: f64) -> String {
-    if n.fract() == 0.0 { format!("{n:.0}") } else { format!("{n}") }
 }
 
 fn status_word(s: crate::knowledge::MedicationStatus) -> &'static str {

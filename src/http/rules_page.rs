@@ -241,6 +241,9 @@ fn rule_section(k: &Knowledge, rule: &Rule) -> Markup {
                                     br; small { "for " (k.drugs.iter().filter(|d| r.applies_to.contains(d.id)).map(|d| d.key.as_str()).collect::<Vec<_>>().join(", ")) }
                                 }
                             }
+                            @if !r.withholds_alternative.is_empty() {
+                                br; small { "while missing, not suggested as an alternative: " (k.drugs.iter().filter(|d| r.withholds_alternative.contains(d.id)).map(|d| d.key.as_str()).collect::<Vec<_>>().join(", ")) }
+                            }
                         }
                         td { (r.label.en) br; (r.label.nl) @if let Some(a) = &r.advice { br; small { (a.en) } } }
                         td { (criterion(k, &r.when)) }

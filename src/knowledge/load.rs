@@ -510,6 +510,14 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 suggest: reason_suggest,
                 annotation: reason.annotation,
                 show_evidence: reason.show_evidence,
+                withholds_alternative: drug_set(
+                    &mut l,
+                    file,
+                    &r_entry,
+                    &reason.withholds_alternative,
+                    &drug_keys,
+                    &drug_list,
+                ),
                 recommendation: reason
                     .recommendation
                     .map(recommendation)

@@ -270,6 +270,8 @@ pub struct Reason {
     pub suggest: DrugSet,
     pub annotation: bool,
     pub show_evidence: bool,
+    /// Candidate alternatives not suggested while this reason holds for them.
+    pub withholds_alternative: DrugSet,
 }
 
 /// Advice for one drug on a rule's card, with its source.

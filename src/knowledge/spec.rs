@@ -269,6 +269,10 @@ pub struct ReasonSpec {
     /// List the facts that made the reason hold (default); off where they are only context.
     #[serde(default = "yes")]
     pub show_evidence: bool,
+    /// Drugs or classes not suggested as an alternative while this (missing-data) reason holds
+    /// for them: the missing data feeds one of their ↓/↓↓ checks.
+    #[serde(default)]
+    pub withholds_alternative: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
