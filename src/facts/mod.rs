@@ -210,6 +210,12 @@ impl PatientFacts {
                 DraftContent::Other | DraftContent::Unreadable { .. } => {}
             }
         }
+        // Facts in time order (then by name), whatever order the EHR or its FHIR server sent
+        // them in: the same record always gives the same card text.
+        facts.conditions.sort_by(|a, b| (a.date, &a.concept.label).cmp(&(b.date, &b.concept.label)));
+        facts.observations.sort_by(|a, b| (a.date, &a.concept.label).cmp(&(b.date, &b.concept.label)));
+        facts.immunizations.sort_by(|a, b| (a.date, &a.concept.label).cmp(&(b.date, &b.concept.label)));
+        facts.medications.sort_by(|a, b| (a.date, &a.concept.label).cmp(&(b.date, &b.concept.label)));
         facts
     }
 

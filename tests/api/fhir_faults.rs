@@ -56,13 +56,8 @@ async fn mock_ehr(request: &Value) -> MockServer {
     server
 }
 
-/// The fixture request without prefetch, pointed at `fhir_server`.
 fn without_prefetch(request: &Value, fhir_server: &str) -> Vec<u8> {
-    let mut r = request.clone();
-    r.as_object_mut().unwrap().remove("prefetch");
-    r["fhirServer"] = json!(fhir_server);
-    r["fhirAuthorization"] = json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
-    serde_json::to_vec(&r).unwrap()
+    crate::support::without_prefetch(request, fhir_server, TOKEN)
 }
 
 async fn app_with(budget_ms: u64, max_pages: usize) -> TestApp {

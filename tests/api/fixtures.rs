@@ -5,10 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use advanced_therapy_cds::config::Settings;
-use advanced_therapy_cds::vocabulary::Jurisdiction;
-
-use crate::support::{TestApp, fixture, fixture_json, rules_of, service_for, settings};
+use crate::support::{Deployments, TestApp, fixture, fixture_json, rules_of, service_for};
 
 const RULE_SYSTEM: &str = "urn:advanced-therapy-cds:rule-id";
 
@@ -184,30 +181,6 @@ fn check_case(case: &Value, response: &Value, failures: &mut Vec<String>) {
         && !cards.iter().any(|c| c["summary"].as_str().unwrap().starts_with(prefix))
     {
         failures.push(format!("{name}: no summary starts with {prefix:?}"));
-    }
-}
-
-/// A Dutch deployment (the default) and a Belgian one, for the cases marked `BE`.
-struct Deployments {
-    nl: TestApp,
-    be: TestApp,
-    _data: tempfile::TempDir,
-}
-
-impl Deployments {
-    async fn start() -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let be = TestApp::start_with(Settings { jurisdiction: Jurisdiction::Be, ..settings(data.path()) }).await;
-        Deployments { nl: TestApp::start().await, be, _data: data }
-    }
-
-    fn for_case(&self, case: &Value) -> &TestApp {
-        if case["jurisdiction"] == "BE" { &self.be } else { &self.nl }
-    }
-
-    async fn stop(self) {
-        self.nl.stop().await;
-        self.be.stop().await;
     }
 }
 

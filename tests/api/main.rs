@@ -7,6 +7,7 @@ mod discovery;
 mod errors;
 mod feedback;
 mod fhir_faults;
+mod fhir_server;
 mod fixtures;
 mod knowledge;
 mod rules_page;

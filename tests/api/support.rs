@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use actix_web::dev::ServerHandle;
 use advanced_therapy_cds::config::{Clock, Settings, parse_date};
 use advanced_therapy_cds::startup::Application;
+use advanced_therapy_cds::vocabulary::Jurisdiction;
 use serde_json::Value;
 
 pub const SELECT: &str = "advanced-therapy-order-select";
@@ -112,4 +113,39 @@ pub fn rules_of(response: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// A Dutch deployment (the default) and a Belgian one, for the cases marked `BE`.
+pub struct Deployments {
+    nl: TestApp,
+    be: TestApp,
+    _data: tempfile::TempDir,
+}
+
+impl Deployments {
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let be = TestApp::start_with(Settings { jurisdiction: Jurisdiction::Be, ..settings(data.path()) }).await;
+        Deployments { nl: TestApp::start().await, be, _data: data }
+    }
+
+    pub fn for_case(&self, case: &Value) -> &TestApp {
+        if case["jurisdiction"] == "BE" { &self.be } else { &self.nl }
+    }
+
+    pub async fn stop(self) {
+        self.nl.stop().await;
+        self.be.stop().await;
+    }
+}
+
+/// A fixture request without its prefetch, pointed at `fhir_server` with a bearer token.
+pub fn without_prefetch(request: &Value, fhir_server: &str, token: &str) -> Vec<u8> {
+    let mut r = request.clone();
+    r.as_object_mut().unwrap().remove("prefetch");
+    r["fhirServer"] = serde_json::json!(fhir_server);
+    r["fhirAuthorization"] = serde_json::json!({
+        "access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"
+    });
+    serde_json::to_vec(&r).unwrap()
 }
