@@ -1,9 +1,15 @@
-//! Deployment settings: where to listen, where the knowledge and the data live, limits.
-//! The command line fills them (see `main.rs`); tests build them directly.
+//! Deployment settings. They come, last one winning, from the embedded defaults, a TOML file
+//! (`--config FILE`), `ATCDS_*` environment variables and the command line (figment), and are
+//! checked once at start-up: a bad value stops the service with the key named. Tests build
+//! `Settings` directly.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::fhir::FhirServerSettings;
@@ -29,36 +35,426 @@ impl Clock {
     }
 }
 
+/// What the service may take on at once, and for how long.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    /// A call not answered within this time gets 503.
+    pub request_timeout: Duration,
+    /// CDS calls in progress at once; more get 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 256,
+        }
+    }
+}
+
+/// One EHR allowed to call: its JWT issuer and where its public keys are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Issuer {
+    /// The `iss` claim.
+    pub iss: String,
+    /// Its JWK Set (fetched, cached, refreshed on an unknown `kid`).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Or a JWK Set file (static keys).
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Further `jku` URLs a token of this issuer may name (its `jwks_url` always may).
+    #[serde(default)]
+    pub jku_allowed: Vec<String>,
+}
+
+/// Authentication of the EHR (CDS Hooks: a JWT signed by the EHR on every call).
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// Off only when configured so (or in the embedded default, which says so loudly).
+    pub enabled: bool,
+    pub issuers: Vec<Issuer>,
+    /// Clock skew allowed on `exp` and `iat`.
+    pub leeway: Duration,
+    /// Tokens may live at most this long (CDS Hooks: five minutes).
+    pub max_lifetime: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
     pub knowledge_dir: PathBuf,
     pub data_dir: PathBuf,
-    pub max_body_bytes: usize,
+    /// `sqlite://…` or `postgres://…`; `None`: SQLite in `data_dir`.
+    pub database_url: Option<String>,
     pub jurisdiction: Jurisdiction,
     pub clock: Clock,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
-    /// The URL under which EHRs and browsers reach this service (for links in cards); by default
-    /// the bound address.
+    /// The URL under which EHRs and browsers reach this service (links in cards, the `aud` of
+    /// tokens); by default the bound address.
     pub public_url: Option<String>,
+    pub limits: Limits,
     pub fhir: FhirServerSettings,
+    pub auth: AuthSettings,
+    /// Browser origins allowed to call (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
-    /// The embedded default of the README: everything local, nothing external.
+    /// The embedded default of the README: everything local, nothing external, no
+    /// authentication (logged loudly at start-up).
     pub fn embedded_default() -> Settings {
         Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             knowledge_dir: PathBuf::from("cds-services"),
             data_dir: PathBuf::from("data"),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            database_url: None,
             jurisdiction: Jurisdiction::Nl,
             clock: Clock::System,
             workers: 0,
             public_url: None,
+            limits: Limits::default(),
             fhir: FhirServerSettings::default(),
+            auth: AuthSettings {
+                enabled: false,
+                issuers: Vec::new(),
+                leeway: Duration::from_secs(60),
+                max_lifetime: Duration::from_secs(300),
+            },
+            cors_origins: Vec::new(),
         }
+    }
+
+    /// Read the configuration: embedded defaults ← `file` ← `ATCDS_*` variables ← `overrides`
+    /// (the command line's options, as configuration keys).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(ConfigFile::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::new("--config", format!("no configuration file at {}", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(environment()).merge(Serialized::defaults(overrides.as_keys()));
+        let config: ConfigFile = figment.extract().map_err(ConfigError::from_figment)?;
+        config.check(file.is_some())
+    }
+}
+
+/// `ATCDS_*` variables as keys: `ATCDS_FHIR_TIME_BUDGET_MS` is `fhir.time_budget_ms`.
+fn environment() -> Env {
+    Env::prefixed("ATCDS_")
+        // Read by the command line or the test tools, not configuration keys.
+        .ignore(&["config", "log_format", "fhir_server", "hfs", "tools_dir"])
+        .map(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            if key == "max_body_bytes" {
+                return "limits.max_body_bytes".into();
+            }
+            for section in ["limits", "fhir", "auth", "cors"] {
+                if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+                    return format!("{section}.{rest}").into();
+                }
+            }
+            key.into()
+        })
+}
+
+/// The configuration as written in the file (every key, with its default).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    pub bind: String,
+    pub knowledge_dir: PathBuf,
+    pub data_dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    pub jurisdiction: String,
+    pub workers: usize,
+    pub limits: LimitsFile,
+    pub fhir: FhirFile,
+    pub auth: AuthFile,
+    pub cors: CorsFile,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsFile {
+    pub max_body_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub max_concurrent_requests: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FhirFile {
+    pub time_budget_ms: u64,
+    pub max_pages: usize,
+    pub max_resources: usize,
+    pub allow_plain_http: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthFile {
+    /// Must be said in a configuration file: `true` (with issuers) or `false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    pub issuers: Vec<Issuer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leeway_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_token_lifetime_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsFile {
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        let d = Settings::embedded_default();
+        ConfigFile {
+            bind: d.bind.to_string(),
+            knowledge_dir: d.knowledge_dir,
+            data_dir: d.data_dir,
+            database_url: None,
+            public_url: None,
+            jurisdiction: d.jurisdiction.to_string(),
+            workers: d.workers,
+            limits: LimitsFile::default(),
+            fhir: FhirFile::default(),
+            auth: AuthFile::default(),
+            cors: CorsFile::default(),
+        }
+    }
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        let d = Limits::default();
+        LimitsFile {
+            max_body_bytes: d.max_body_bytes,
+            request_timeout_ms: d.request_timeout.as_millis() as u64,
+            max_concurrent_requests: d.max_concurrent_requests,
+        }
+    }
+}
+
+impl Default for FhirFile {
+    fn default() -> Self {
+        let d = FhirServerSettings::default();
+        FhirFile {
+            time_budget_ms: d.time_budget.as_millis() as u64,
+            max_pages: d.max_pages,
+            max_resources: d.max_resources,
+            allow_plain_http: d.allow_plain_http,
+        }
+    }
+}
+
+/// Command-line options that override the configuration (only those given).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub knowledge_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub jurisdiction: Option<String>,
+    pub workers: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub fhir_time_budget_ms: Option<u64>,
+    pub fhir_max_pages: Option<usize>,
+    pub fhir_max_resources: Option<usize>,
+    pub fhir_allow_http: bool,
+}
+
+impl ConfigFile {
+    fn check(self, from_file: bool) -> Result<Settings, ConfigError> {
+        let bind: SocketAddr =
+            self.bind.parse().map_err(|_| ConfigError::new("bind", format!("`{}` is not ADDRESS:PORT", self.bind)))?;
+        let jurisdiction: Jurisdiction =
+            self.jurisdiction.parse().map_err(|e: String| ConfigError::new("jurisdiction", e))?;
+        if let Some(url) = &self.database_url {
+            let scheme = url.split(':').next().unwrap_or("");
+            if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+                return Err(ConfigError::new("database_url", "use sqlite://FILE or postgres://USER@HOST/DB"));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            url::Url::parse(url).map_err(|e| ConfigError::new("public_url", format!("`{url}` is not a URL: {e}")))?;
+        }
+        let positive = |key: &str, v: u64| {
+            if v == 0 { Err(ConfigError::new(key, "must be greater than 0")) } else { Ok(()) }
+        };
+        positive("limits.max_body_bytes", self.limits.max_body_bytes as u64)?;
+        positive("limits.request_timeout_ms", self.limits.request_timeout_ms)?;
+        positive("limits.max_concurrent_requests", self.limits.max_concurrent_requests as u64)?;
+        positive("fhir.time_budget_ms", self.fhir.time_budget_ms)?;
+        positive("fhir.max_pages", self.fhir.max_pages as u64)?;
+        positive("fhir.max_resources", self.fhir.max_resources as u64)?;
+        for origin in &self.cors.allowed_origins {
+            let ok = url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && !origin.ends_with('/'));
+            if !ok {
+                return Err(ConfigError::new(
+                    "cors.allowed_origins",
+                    format!("`{origin}` is not an origin (scheme://host[:port])"),
+                ));
+            }
+        }
+        let enabled = match self.auth.enabled {
+            Some(on) => on,
+            // Without a configuration file this is the README's embedded default.
+            None if !from_file => false,
+            None => {
+                return Err(ConfigError::new(
+                    "auth.enabled",
+                    "say whether EHR calls must carry a signed JWT: `true` (with [[auth.issuers]]) or `false`",
+                ));
+            }
+        };
+        if enabled {
+            if self.auth.issuers.is_empty() {
+                return Err(ConfigError::new("auth.issuers", "authentication is on but no issuer is allowed"));
+            }
+            if self.public_url.is_none() {
+                return Err(ConfigError::new(
+                    "public_url",
+                    "required with authentication: a token's `aud` must name this service's URL as the EHR calls it",
+                ));
+            }
+            for (i, issuer) in self.auth.issuers.iter().enumerate() {
+                let key = format!("auth.issuers[{i}]");
+                if issuer.iss.trim().is_empty() {
+                    return Err(ConfigError::new(&key, "`iss` is empty"));
+                }
+                match (&issuer.jwks_url, &issuer.jwks_file) {
+                    (None, None) => return Err(ConfigError::new(&key, "give `jwks_url` or `jwks_file`")),
+                    (Some(_), Some(_)) => {
+                        return Err(ConfigError::new(&key, "give `jwks_url` or `jwks_file`, not both"));
+                    }
+                    (Some(url), None) => check_key_url(&format!("{key}.jwks_url"), url)?,
+                    (None, Some(file)) if !file.is_file() => {
+                        return Err(ConfigError::new(
+                            &format!("{key}.jwks_file"),
+                            format!("no file at {}", file.display()),
+                        ));
+                    }
+                    _ => {}
+                }
+                for url in &issuer.jku_allowed {
+                    check_key_url(&format!("{key}.jku_allowed"), url)?;
+                }
+            }
+        }
+        let defaults = Settings::embedded_default();
+        Ok(Settings {
+            bind,
+            knowledge_dir: self.knowledge_dir,
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            jurisdiction,
+            clock: Clock::System,
+            workers: self.workers,
+            public_url: self.public_url,
+            limits: Limits {
+                max_body_bytes: self.limits.max_body_bytes,
+                request_timeout: Duration::from_millis(self.limits.request_timeout_ms),
+                max_concurrent_requests: self.limits.max_concurrent_requests,
+            },
+            fhir: FhirServerSettings::new(
+                Duration::from_millis(self.fhir.time_budget_ms),
+                self.fhir.max_pages,
+                self.fhir.max_resources,
+                self.fhir.allow_plain_http,
+            ),
+            auth: AuthSettings {
+                enabled,
+                issuers: self.auth.issuers,
+                leeway: self.auth.leeway_seconds.map(Duration::from_secs).unwrap_or(defaults.auth.leeway),
+                max_lifetime: self
+                    .auth
+                    .max_token_lifetime_seconds
+                    .map(Duration::from_secs)
+                    .unwrap_or(defaults.auth.max_lifetime),
+            },
+            cors_origins: self.cors.allowed_origins,
+        })
+    }
+}
+
+impl Overrides {
+    /// The given options as configuration keys (a nested dictionary for figment).
+    fn as_keys(&self) -> figment::value::Dict {
+        use figment::value::{Dict, Value};
+        let mut top = Dict::new();
+        let mut limits = Dict::new();
+        let mut fhir = Dict::new();
+        let put = |dict: &mut Dict, key: &str, value: Option<Value>| {
+            if let Some(v) = value {
+                dict.insert(key.to_string(), v);
+            }
+        };
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| Value::from(p.display().to_string()));
+        put(&mut top, "bind", self.bind.clone().map(Value::from));
+        put(&mut top, "knowledge_dir", path(&self.knowledge_dir));
+        put(&mut top, "data_dir", path(&self.data_dir));
+        put(&mut top, "database_url", self.database_url.clone().map(Value::from));
+        put(&mut top, "public_url", self.public_url.clone().map(Value::from));
+        put(&mut top, "jurisdiction", self.jurisdiction.clone().map(Value::from));
+        put(&mut top, "workers", self.workers.map(Value::from));
+        put(&mut limits, "max_body_bytes", self.max_body_bytes.map(Value::from));
+        put(&mut fhir, "time_budget_ms", self.fhir_time_budget_ms.map(Value::from));
+        put(&mut fhir, "max_pages", self.fhir_max_pages.map(Value::from));
+        put(&mut fhir, "max_resources", self.fhir_max_resources.map(Value::from));
+        put(&mut fhir, "allow_plain_http", self.fhir_allow_http.then_some(Value::from(true)));
+        if !limits.is_empty() {
+            top.insert("limits".into(), limits.into());
+        }
+        if !fhir.is_empty() {
+            top.insert("fhir".into(), fhir.into());
+        }
+        top
+    }
+}
+
+/// Key servers must be https, except on this machine (tests, a sidecar).
+fn check_key_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new(key, format!("`{url}` is not a URL: {e}")))?;
+    let local = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
+        return Err(ConfigError::new(key, format!("`{url}` must be https")));
+    }
+    Ok(())
+}
+
+/// A configuration the service refuses to start with: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        ConfigError { key: key.to_string(), message: message.into() }
+    }
+
+    fn from_figment(e: figment::Error) -> Self {
+        let source = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+        let key = if e.path.is_empty() { "(file)".to_string() } else { e.path.join(".") };
+        ConfigError { key, message: format!("{}{source}", e.kind) }
     }
 }
 

@@ -10,6 +10,7 @@
 //! - `vocabulary` — small shared domain words.
 
 pub mod advice;
+pub mod auth;
 pub mod cards;
 pub mod config;
 pub mod engine;
@@ -20,4 +21,5 @@ pub mod knowledge;
 pub mod protocol;
 pub mod startup;
 pub mod storage;
+pub mod telemetry;
 pub mod vocabulary;

@@ -1,12 +1,11 @@
 //! The `advanced-therapy-cds` command: `serve` the CDS Hooks service, `evaluate` one request
 //! file offline with the same engine, or `check-knowledge`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use advanced_therapy_cds::advice::{AdviceError, Advisor};
-use advanced_therapy_cds::config::{Clock, DEFAULT_MAX_BODY_BYTES, Settings, parse_date};
+use advanced_therapy_cds::config::{Clock, Overrides, Settings, parse_date};
 use advanced_therapy_cds::fhir::{DataError, FhirServerSettings};
 use advanced_therapy_cds::startup::{Application, load_knowledge};
 use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
@@ -48,38 +47,52 @@ struct Common {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the CDS Hooks endpoints.
+    /// Serve the CDS Hooks endpoints. Settings come from the defaults, `--config FILE`,
+    /// `ATCDS_*` environment variables and these options, the last one winning.
     Serve {
-        /// Address and port to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "ATCDS_BIND")]
-        bind: SocketAddr,
-        /// Directory of the feedback database.
-        #[arg(long, default_value = "data", env = "ATCDS_DATA_DIR")]
-        data_dir: PathBuf,
-        /// Largest accepted request body, in bytes.
-        #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, env = "ATCDS_MAX_BODY_BYTES")]
-        max_body_bytes: usize,
-        /// HTTP worker threads (0: one per core).
-        #[arg(long, default_value_t = 0, env = "ATCDS_WORKERS")]
-        workers: usize,
-        /// Time budget for fetching from the EHR's FHIR server, per request (milliseconds).
-        #[arg(long, default_value_t = 2000, env = "ATCDS_FHIR_TIME_BUDGET_MS")]
-        fhir_time_budget_ms: u64,
-        /// Pages followed per FHIR search.
-        #[arg(long, default_value_t = 20, env = "ATCDS_FHIR_MAX_PAGES")]
-        fhir_max_pages: usize,
-        /// Resources read per FHIR search.
-        #[arg(long, default_value_t = 5000, env = "ATCDS_FHIR_MAX_RESOURCES")]
-        fhir_max_resources: usize,
-        /// Allow plain-http FHIR servers that are not on this machine (CDS Hooks requires https).
-        #[arg(long, env = "ATCDS_FHIR_ALLOW_HTTP")]
+        /// A TOML configuration file (see README, "Configuration").
+        #[arg(long, env = "ATCDS_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address and port to listen on (`bind`; default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Directory of the knowledge files (`knowledge_dir`; default cds-services).
+        #[arg(long = "knowledge")]
+        knowledge_dir: Option<PathBuf>,
+        /// Directory of the SQLite database (`data_dir`; default data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// `postgres://…` to keep feedback in PostgreSQL (`database_url`).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Deployment jurisdiction NL or BE (`jurisdiction`).
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// Largest accepted request body in bytes (`limits.max_body_bytes`).
+        #[arg(long)]
+        max_body_bytes: Option<usize>,
+        /// HTTP worker threads, 0 = one per core (`workers`).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Time budget for fetching from the EHR's FHIR server, ms (`fhir.time_budget_ms`).
+        #[arg(long)]
+        fhir_time_budget_ms: Option<u64>,
+        /// Pages followed per FHIR search (`fhir.max_pages`).
+        #[arg(long)]
+        fhir_max_pages: Option<usize>,
+        /// Resources read per FHIR search (`fhir.max_resources`).
+        #[arg(long)]
+        fhir_max_resources: Option<usize>,
+        /// Allow plain-http FHIR servers not on this machine (`fhir.allow_plain_http`).
+        #[arg(long)]
         fhir_allow_http: bool,
-        /// The URL under which EHRs reach this service, for links in cards (default: the bind
-        /// address).
-        #[arg(long, env = "ATCDS_PUBLIC_URL")]
+        /// The URL under which EHRs reach this service (`public_url`): links in cards and the
+        /// `aud` of their tokens.
+        #[arg(long)]
         public_url: Option<String>,
-        #[command(flatten)]
-        common: Common,
+        /// Evaluate as of this date (YYYY-MM-DD) instead of today: for the fixtures only.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<time::Date>,
     },
     /// Print the CDS Hooks response for a request file (same engine, no server).
     Evaluate {
@@ -133,35 +146,46 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve {
+            config,
             bind,
+            knowledge_dir,
             data_dir,
+            database_url,
+            jurisdiction,
             max_body_bytes,
             workers,
-            public_url,
             fhir_time_budget_ms,
             fhir_max_pages,
             fhir_max_resources,
             fhir_allow_http,
-            common,
+            public_url,
+            as_of,
         } => {
             init_logging(cli.log_format, "info");
-            let settings = Settings {
+            let overrides = Overrides {
                 bind,
-                knowledge_dir: common.knowledge_dir,
+                knowledge_dir,
                 data_dir,
-                max_body_bytes,
-                jurisdiction: common.jurisdiction,
-                clock: common.as_of.map(Clock::Fixed).unwrap_or(Clock::System),
-                workers,
+                database_url,
                 public_url,
-                fhir: FhirServerSettings::new(
-                    std::time::Duration::from_millis(fhir_time_budget_ms),
-                    fhir_max_pages,
-                    fhir_max_resources,
-                    fhir_allow_http,
-                ),
+                jurisdiction,
+                workers,
+                max_body_bytes,
+                fhir_time_budget_ms,
+                fhir_max_pages,
+                fhir_max_resources,
+                fhir_allow_http,
             };
-            serve(settings)
+            match Settings::load(config.as_deref(), &overrides) {
+                Ok(mut settings) => {
+                    settings.clock = as_of.map(Clock::Fixed).unwrap_or(Clock::System);
+                    serve(settings)
+                }
+                Err(e) => {
+                    eprintln!("advanced-therapy-cds cannot start: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Evaluate { request, service, lang, common } => {
             init_logging(cli.log_format, "warn");

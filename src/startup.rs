@@ -4,10 +4,13 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::Condition;
 use actix_web::{App, HttpServer, web};
 
 use crate::advice::Advisor;
+use crate::auth::Authenticator;
 use crate::config::{Clock, Settings};
 use crate::http::{AppState, routes};
 use crate::knowledge::{Knowledge, KnowledgeErrors};
@@ -21,6 +24,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("authentication cannot be set up: {0}")]
+    Auth(String),
 }
 
 pub struct Application {
@@ -46,13 +51,34 @@ pub fn load_knowledge(settings: &Settings) -> Result<Arc<Knowledge>, KnowledgeEr
     Ok(Arc::new(knowledge))
 }
 
+/// Browser-based EHRs on these origins may call (preflight answered, an hour cached).
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_headers(["Authorization", "Content-Type", "Accept", "Accept-Language"])
+        .max_age(3600)
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let knowledge = load_knowledge(&settings)?;
-        let store = Store::open(&settings.data_dir).await?;
+        let store = Store::open(&settings.data_dir, settings.database_url.as_deref()).await?;
+        tracing::info!(database = ?store.backend(), "database open and migrated");
         if let Clock::Fixed(day) = settings.clock {
             tracing::warn!(%day, "the clock is FIXED (--as-of): ages and time windows use this date, not today");
         }
+        let auth = Authenticator::new(&settings.auth, store.clone()).map_err(StartupError::Auth)?;
+        match &auth {
+            Some(_) => tracing::info!(issuers = settings.auth.issuers.len(), "EHR authentication is ON"),
+            None => tracing::warn!(
+                "EHR AUTHENTICATION IS OFF: any caller can use this service. Fine on 127.0.0.1 for a demo; \
+                 set auth.enabled = true with [[auth.issuers]] before an EHR calls it"
+            ),
+        }
+        // Metrics are recorded from the first call on.
+        let _ = crate::telemetry::handle();
         let listener = TcpListener::bind(settings.bind)
             .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?;
         let port = listener
@@ -60,11 +86,25 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?
             .port();
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}:{port}", settings.bind.ip()));
-        let advisor = Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone()).with_public_url(public_url);
-        let state = web::Data::new(AppState::new(advisor, store.clone(), settings.max_body_bytes, settings.clock));
-        let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
-            .listen(listener)
-            .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?;
+        let advisor =
+            Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone()).with_public_url(public_url.clone());
+        let state = web::Data::new(AppState::new(
+            advisor,
+            store.clone(),
+            auth,
+            public_url,
+            settings.limits.clone(),
+            settings.clock,
+        ));
+        let origins = settings.cors_origins.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+                .configure(routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?;
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }

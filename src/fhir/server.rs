@@ -244,6 +244,13 @@ async fn fetch_one(
         )
         .await;
         tracing::debug!(key, page, elapsed_ms = started.elapsed().as_millis() as u64, "FHIR page");
+        let outcome = match &response {
+            Err(_) => "timeout".to_string(),
+            Ok(Err(_)) => "error".to_string(),
+            Ok(Ok(r)) if r.status().is_success() => "ok".to_string(),
+            Ok(Ok(r)) => r.status().as_u16().to_string(),
+        };
+        crate::telemetry::fhir_fetch(key, &outcome, started.elapsed().as_secs_f64());
         let response = match response {
             Err(_) => {
                 let why =

@@ -25,6 +25,18 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The caller is not authenticated (a missing, invalid or replayed EHR token).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many calls in progress: try again shortly.
+    #[error("the service is at its limit of {limit} calls in progress; try again shortly")]
+    Busy { limit: usize },
+    /// The call took longer than the configured limit.
+    #[error("the call was not answered within {ms} ms")]
+    Timeout { ms: u128 },
+    /// Something this service depends on (its database, a key server) failed.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -46,6 +58,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::PreconditionFailed(_) => "precondition-failed",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Busy { .. } => "busy",
+            ApiError::Timeout { .. } => "timeout",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -61,12 +77,32 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Busy { .. } | ApiError::Timeout { .. } | ApiError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody { error: self.kind(), message: self.to_string() })
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            // RFC 6750: say which scheme, and why the token was not accepted.
+            ApiError::Unauthorized(why) => {
+                let description: String =
+                    why.chars().map(|c| if c == '"' || c == '\\' || !c.is_ascii() { '\'' } else { c }).collect();
+                response.insert_header((
+                    "WWW-Authenticate",
+                    format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),
+                ));
+            }
+            ApiError::Busy { .. } | ApiError::Unavailable(_) => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody { error: self.kind(), message: self.to_string() })
     }
 }
 

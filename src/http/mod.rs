@@ -1,53 +1,139 @@
-//! The HTTP layer: routes, body limits, content negotiation, error bodies, request spans.
-//! It knows the CDS Hooks endpoints, not the clinical rules.
+//! The HTTP layer: routes, authentication of the caller, limits, body handling, content
+//! negotiation, error bodies, request spans and metrics. It knows the CDS Hooks endpoints, not
+//! the clinical rules.
 
 mod errors;
 mod rules_page;
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, AcceptLanguage, Header};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_core::Stream;
+use tokio::sync::Semaphore;
 use tracing::{Instrument, field};
 
 pub use errors::ApiError;
 
 use crate::advice::Advisor;
-use crate::config::Clock;
+use crate::auth::{AuthError, Authenticator};
+use crate::config::{Clock, Limits};
 use crate::protocol::{DiscoveredService, Discovery};
 use crate::storage::Store;
+use crate::telemetry;
 use crate::vocabulary::Language;
 
 /// Shared by all workers.
 pub struct AppState {
     pub advisor: Advisor,
     pub store: Store,
-    pub max_body_bytes: usize,
+    /// `None`: authentication is off.
+    pub auth: Option<Authenticator>,
+    /// This service's URL as EHRs call it: tokens' `aud` names an endpoint under it.
+    pub public_url: String,
+    pub limits: Limits,
+    in_flight: Arc<Semaphore>,
     pub clock: Clock,
     /// The rules page, rendered once: the knowledge does not change while the service runs.
     pub rules_page: String,
 }
 
 impl AppState {
-    pub fn new(advisor: Advisor, store: Store, max_body_bytes: usize, clock: Clock) -> AppState {
+    pub fn new(
+        advisor: Advisor,
+        store: Store,
+        auth: Option<Authenticator>,
+        public_url: String,
+        limits: Limits,
+        clock: Clock,
+    ) -> AppState {
         let rules_page = rules_page::render(&advisor.knowledge, advisor.jurisdiction).into_string();
-        AppState { advisor, store, max_body_bytes, clock, rules_page }
+        let in_flight = Arc::new(Semaphore::new(limits.max_concurrent_requests));
+        AppState { advisor, store, auth, public_url, limits, in_flight, clock, rules_page }
+    }
+
+    /// Check the EHR's token for a call to `path` (401 unless it is good, or auth is off).
+    async fn authenticate(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let Some(auth) = &self.auth else { return Ok(()) };
+        let base = self.public_url.trim_end_matches('/');
+        let mut audiences = vec![format!("{base}{}", req.path())];
+        // Feedback may name the service's endpoint rather than its own.
+        if let Some(service) = req.path().strip_suffix("/feedback") {
+            audiences.push(format!("{base}{service}"));
+        }
+        let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match auth.verify(header, &audiences).await {
+            Ok(caller) => {
+                tracing::Span::current().record("issuer", field::display(&caller.issuer));
+                Ok(())
+            }
+            Err(AuthError::Refused(why)) => {
+                telemetry::auth_refused();
+                tracing::warn!(reason = %why, "call refused: authentication");
+                Err(ApiError::Unauthorized(why))
+            }
+            Err(AuthError::Unavailable(why)) => {
+                tracing::error!(reason = %why, "authentication could not be checked");
+                Err(ApiError::Unavailable(why))
+            }
+        }
     }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/cds-services", web::get().to(discovery))
-        .route("/cds-services", web::route().to(method_not_allowed))
-        .route("/cds-services/{id}", web::post().to(call_service))
-        .route("/cds-services/{id}", web::route().to(method_not_allowed))
-        .route("/cds-services/{id}/feedback", web::post().to(feedback))
-        .route("/cds-services/{id}/feedback", web::route().to(method_not_allowed))
-        .route("/feedback/summary", web::get().to(feedback_summary))
-        .route("/rules", web::get().to(rules))
-        .route("/health/live", web::get().to(live))
-        .route("/health/ready", web::get().to(ready))
-        .default_service(web::to(not_found));
+    cfg.service(
+        web::scope("/cds-services")
+            .wrap(from_fn(limits))
+            .route("", web::get().to(discovery))
+            .route("", web::route().to(method_not_allowed))
+            .route("/{id}", web::post().to(call_service))
+            .route("/{id}", web::route().to(method_not_allowed))
+            .route("/{id}/feedback", web::post().to(feedback))
+            .route("/{id}/feedback", web::route().to(method_not_allowed)),
+    )
+    .route("/feedback/summary", web::get().to(feedback_summary))
+    .route("/rules", web::get().to(rules))
+    .route("/metrics", web::get().to(metrics))
+    .route("/health/live", web::get().to(live))
+    .route("/health/ready", web::get().to(ready))
+    .default_service(web::to(not_found));
+}
+
+/// The CDS endpoints' limits — calls in progress and time per call — and their metrics.
+async fn limits(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    // The inner route is not matched yet here: the service id comes from the path.
+    let service = match req.path().trim_start_matches("/cds-services").trim_matches('/') {
+        "" => "discovery".to_string(),
+        rest => rest.to_string(),
+    };
+    let Some(state) = state else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let result = match state.in_flight.clone().try_acquire_owned() {
+        Err(_) => Err(ApiError::Busy { limit: state.limits.max_concurrent_requests }.into()),
+        Ok(_permit) => match tokio::time::timeout(state.limits.request_timeout, next.call(req)).await {
+            Ok(r) => r.map(ServiceResponse::map_into_boxed_body),
+            Err(_) => Err(ApiError::Timeout { ms: state.limits.request_timeout.as_millis() }.into()),
+        },
+    };
+    let status = match &result {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    // Unknown service ids stay out of the labels (their number is unbounded).
+    let known =
+        service == "discovery" || state.advisor.knowledge.service(service.trim_end_matches("/feedback")).is_some();
+    telemetry::request(if known { &service } else { "unknown" }, status, started.elapsed().as_secs_f64());
+    result
 }
 
 async fn discovery(state: web::Data<AppState>) -> HttpResponse {
@@ -125,6 +211,7 @@ async fn call_service(
     let span = tracing::info_span!(
         "cds_call",
         service = %service,
+        issuer = field::Empty,
         hook = field::Empty,
         hook_instance = field::Empty,
         orders = field::Empty,
@@ -135,7 +222,11 @@ async fn call_service(
     let started = Instant::now();
     let language = language(&req);
     let result = async {
-        let body = json_body(&req, payload, state.max_body_bytes).await?;
+        state.authenticate(&req).await?;
+        if state.advisor.knowledge.service(&service).is_none() {
+            return Err(ApiError::NotFound(format!("no CDS service `{service}`; see GET /cds-services")));
+        }
+        let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
         let advice = state.advisor.advise(&service, &body, language, state.clock.today()).await?;
         Ok::<_, ApiError>(advice)
     }
@@ -151,6 +242,10 @@ async fn call_service(
             span.record("cards", advice.response.cards.len());
             span.record("status", 200);
             span.in_scope(|| tracing::info!("answered"));
+            for card in &advice.response.cards {
+                let rule = card.source.topic.as_ref().map(|t| t.code.as_str()).unwrap_or("");
+                telemetry::card(rule, card.indicator.as_str());
+            }
             Ok(HttpResponse::Ok().json(advice.response))
         }
         Err(e) => {
@@ -174,9 +269,10 @@ async fn feedback(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let service = path.into_inner();
-    let span = tracing::info_span!("cds_feedback", service = %service, entries = field::Empty);
+    let span = tracing::info_span!("cds_feedback", service = %service, issuer = field::Empty, entries = field::Empty);
     async {
-        let body = json_body(&req, payload, state.max_body_bytes).await?;
+        state.authenticate(&req).await?;
+        let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
         let entries = state.advisor.feedback(&service, &body)?;
         tracing::Span::current().record("entries", entries.len());
         state.store.record_feedback(&service, &entries).await.map_err(|e| {
@@ -184,6 +280,9 @@ async fn feedback(
             ApiError::Internal("the feedback could not be stored; please send it again".into())
         })?;
         tracing::info!("feedback stored");
+        for (f, rule) in &entries {
+            telemetry::feedback(rule.as_deref().unwrap_or("unknown"), f.outcome.as_str());
+        }
         // CDS Hooks 2.0 defines no response body for feedback: 200 with an empty body.
         Ok(HttpResponse::Ok().finish())
     }
@@ -201,6 +300,10 @@ async fn feedback_summary(state: web::Data<AppState>) -> Result<HttpResponse, Ap
 
 async fn rules(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(state.rules_page.clone())
+}
+
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(telemetry::render())
 }
 
 async fn live() -> HttpResponse {

@@ -21,6 +21,16 @@ pub enum Indicator {
     Critical,
 }
 
+impl Indicator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Indicator::Info => "info",
+            Indicator::Warning => "warning",
+            Indicator::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {
     pub label: String,

@@ -1,11 +1,13 @@
-//! Storage of prescriber feedback in an embedded SQLite database (WAL, fully synchronous: a
-//! feedback row is on disk before the answer is sent). No patient data is stored.
+//! Storage: prescriber feedback and the token ids already seen. SQLite in the data directory by
+//! default (WAL, fully synchronous: a row is on disk before the answer is sent), PostgreSQL when
+//! a `postgres://` URL is configured — one code path through sqlx's `Any` driver, with the
+//! migrations of each dialect compiled in. No patient data is stored.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AnyPool, Executor};
 use time::format_description::well_known::Rfc3339;
 
 use crate::protocol::Feedback;
@@ -20,16 +22,33 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// Migrations compiled into the binary: the service runs from any working directory.
 #[derive(Debug)]
-struct EmbeddedMigrations;
+struct EmbeddedMigrations(Backend);
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "feedback", include_str!("migrations/0001_feedback.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "feedback", include_str!("migrations/sqlite/0001_feedback.sql")),
+    (2, "seen tokens", include_str!("migrations/0002_seen_tokens.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "feedback", include_str!("migrations/postgres/0001_feedback.sql")),
+    (2, "seen tokens", include_str!("migrations/0002_seen_tokens.sql")),
+];
 
 impl<'s> MigrationSource<'s> for EmbeddedMigrations {
     fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
+        let list = match self.0 {
+            Backend::Sqlite => SQLITE,
+            Backend::Postgres => POSTGRES,
+        };
+        Box::pin(async move {
+            Ok(list
                 .iter()
                 .map(|(v, d, sql)| Migration::new(*v, (*d).into(), MigrationType::Simple, (*sql).into(), false))
                 .collect())
@@ -47,25 +66,47 @@ pub struct FeedbackCount {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
     pub const FILE_NAME: &'static str = "advanced-therapy-cds.sqlite";
 
-    /// Open (creating if needed) the database in `data_dir` and run the migrations.
-    pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
-        let path = data_dir.join(Self::FILE_NAME);
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Migrator::new(EmbeddedMigrations).await?.run(&pool).await?;
-        Ok(Store { pool })
+    /// Open the database (`url`, else SQLite in `data_dir`, created if needed) and migrate it.
+    pub async fn open(data_dir: &Path, url: Option<&str>) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let url = match url {
+            Some(url) => url.to_string(),
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+                format!("sqlite://{}?mode=rwc", data_dir.join(Self::FILE_NAME).display())
+            }
+        };
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Durable before the answer: write-ahead log, fsync on every commit.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Migrator::new(EmbeddedMigrations(backend)).await?.run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Store feedback entries in one transaction (all or nothing).
@@ -81,17 +122,17 @@ impl Store {
             sqlx::query(
                 "INSERT INTO feedback (service_id, card_uuid, rule_id, outcome, accepted_suggestions, \
                  override_code, override_system, override_display, user_comment, outcome_timestamp, received_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(service_id)
             .bind(&f.card)
-            .bind(rule_id)
+            .bind(rule_id.clone())
             .bind(f.outcome.as_str())
             .bind(suggestions)
             .bind(f.override_reason.as_ref().map(|r| r.code.clone()))
             .bind(f.override_reason.as_ref().map(|r| r.system.clone()))
             .bind(f.override_reason.as_ref().and_then(|r| r.display.clone()))
-            .bind(&f.user_comment)
+            .bind(f.user_comment.clone())
             .bind(f.outcome_timestamp.format(&Rfc3339).unwrap_or_default())
             .bind(&received)
             .execute(&mut *tx)
@@ -116,6 +157,26 @@ impl Store {
                 count,
             })
             .collect())
+    }
+
+    /// Remember a token id until it expires; `false` when it was already seen (a replay), by
+    /// this replica or another one sharing the database.
+    pub async fn first_use_of_token(&self, issuer: &str, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        // Now and then, expired ids go: their tokens are refused for being expired anyway.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(256) {
+            let an_hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+            sqlx::query("DELETE FROM seen_tokens WHERE expires_at < $1").bind(an_hour_ago).execute(&self.pool).await?;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO seen_tokens (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(issuer)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -113,7 +113,7 @@ async fn unknown_service_content_type_method_and_path() {
 async fn a_body_over_the_limit_is_refused_and_the_limit_is_configurable() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(dir.path());
-    s.max_body_bytes = 4096;
+    s.limits.max_body_bytes = 4096;
     let app = TestApp::start_with(s).await;
     let body = serde_json::to_vec(&valid()).unwrap();
     assert!(body.len() > 4096);

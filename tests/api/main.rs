@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on a random port, real HTTP, real FHIR JSON from fixtures/.
 //! One test crate (each file in tests/ would be a binary linking all of fhir-sdk).
 
+mod auth;
 mod cli;
 mod coverage;
 mod discovery;
@@ -10,5 +11,7 @@ mod fhir_faults;
 mod fhir_server;
 mod fixtures;
 mod knowledge;
+mod operations;
+mod postgres;
 mod rules_page;
 mod support;

@@ -1,0 +1,67 @@
+//! Metrics for operators, in Prometheus format at `GET /metrics`: calls and their latency per
+//! service and status, cards per rule and indicator, feedback outcomes per rule, FHIR fetches.
+//! Labels never carry patient data.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "atcds_requests_total";
+pub const REQUEST_SECONDS: &str = "atcds_request_duration_seconds";
+pub const CARDS: &str = "atcds_cards_total";
+pub const FEEDBACK: &str = "atcds_feedback_total";
+pub const FHIR_FETCHES: &str = "atcds_fhir_fetches_total";
+pub const FHIR_FETCH_SECONDS: &str = "atcds_fhir_fetch_duration_seconds";
+pub const AUTH_REFUSED: &str = "atcds_auth_refused_total";
+
+/// Latency buckets from sub-millisecond engine answers to the FHIR time budget.
+const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide recorder (installed on first use; several apps in one test process share it).
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+            .expect("valid buckets");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder installed first (an embedding program) keeps its own: ours then only
+        // renders what it was given.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The scrape body.
+pub fn render() -> String {
+    let h = handle();
+    h.run_upkeep();
+    h.render()
+}
+
+pub fn request(service: &str, status: u16, seconds: f64) {
+    let labels = [("service", service.to_string()), ("status", status.to_string())];
+    metrics::counter!(REQUESTS, &labels).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, &labels).record(seconds);
+}
+
+pub fn card(rule: &str, indicator: &str) {
+    metrics::counter!(CARDS, "rule" => rule.to_string(), "indicator" => indicator.to_string()).increment(1);
+}
+
+pub fn feedback(rule: &str, outcome: &str) {
+    metrics::counter!(FEEDBACK, "rule" => rule.to_string(), "outcome" => outcome.to_string()).increment(1);
+}
+
+/// One read or search page from the EHR's FHIR server: `outcome` is `ok`, an HTTP status, or
+/// `timeout`/`error`.
+pub fn fhir_fetch(key: &str, outcome: &str, seconds: f64) {
+    metrics::counter!(FHIR_FETCHES, "key" => key.to_string(), "outcome" => outcome.to_string()).increment(1);
+    metrics::histogram!(FHIR_FETCH_SECONDS, "key" => key.to_string()).record(seconds);
+}
+
+pub fn auth_refused() {
+    metrics::counter!(AUTH_REFUSED).increment(1);
+}
