@@ -153,8 +153,11 @@ fn environment() -> Env {
         .ignore(&["config", "log_format", "fhir_server", "hfs", "tools_dir"])
         .map(|key| {
             let key = key.as_str().to_ascii_lowercase();
-            if key == "max_body_bytes" {
-                return "limits.max_body_bytes".into();
+            // Names the command line's environment variables had before the configuration file.
+            match key.as_str() {
+                "max_body_bytes" => return "limits.max_body_bytes".into(),
+                "fhir_allow_http" => return "fhir.allow_plain_http".into(),
+                _ => {}
             }
             for section in ["limits", "fhir", "auth", "cors"] {
                 if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
@@ -314,8 +317,24 @@ impl ConfigFile {
         }
         let enabled = match self.auth.enabled {
             Some(on) => on,
-            // Without a configuration file this is the README's embedded default.
-            None if !from_file => false,
+            // Issuers without `enabled` would silently leave authentication off.
+            None if !self.auth.issuers.is_empty() => {
+                return Err(ConfigError::new(
+                    "auth.enabled",
+                    "issuers are configured but authentication is not switched on: set it to `true`",
+                ));
+            }
+            // Without a configuration file, on this machine only, this is the README's embedded
+            // default.
+            None if !from_file && bind.ip().is_loopback() => false,
+            None if !from_file => {
+                return Err(ConfigError::new(
+                    "auth.enabled",
+                    format!(
+                        "listening on {bind} beyond this machine: say whether EHR calls must carry a signed JWT (`true` with issuers, or `false` explicitly)"
+                    ),
+                ));
+            }
             None => {
                 return Err(ConfigError::new(
                     "auth.enabled",
@@ -323,6 +342,9 @@ impl ConfigFile {
                 ));
             }
         };
+        if self.auth.leeway_seconds.is_some_and(|s| s > 300) {
+            return Err(ConfigError::new("auth.leeway_seconds", "at most 300 (a larger clock skew reopens replays)"));
+        }
         if enabled {
             if self.auth.issuers.is_empty() {
                 return Err(ConfigError::new("auth.issuers", "authentication is on but no issuer is allowed"));

@@ -90,8 +90,16 @@ impl ResponseError for ApiError {
         match self {
             // RFC 6750: say which scheme, and why the token was not accepted.
             ApiError::Unauthorized(why) => {
-                let description: String =
-                    why.chars().map(|c| if c == '"' || c == '\\' || !c.is_ascii() { '\'' } else { c }).collect();
+                // A header value: printable ASCII only, no quotes to break out of the parameter.
+                let description: String = why
+                    .chars()
+                    .take(200)
+                    .map(|c| match c {
+                        '"' | '\\' => '\'',
+                        c if c.is_ascii_graphic() || c == ' ' => c,
+                        _ => '?',
+                    })
+                    .collect();
                 response.insert_header((
                     "WWW-Authenticate",
                     format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),

@@ -12,7 +12,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, AcceptLanguage, Header};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_core::Stream;
 use tokio::sync::Semaphore;
 use tracing::{Instrument, field};
@@ -56,7 +56,8 @@ impl AppState {
         AppState { advisor, store, auth, public_url, limits, in_flight, clock, rules_page }
     }
 
-    /// Check the EHR's token for a call to `path` (401 unless it is good, or auth is off).
+    /// Check the EHR's token for a call to `path` (401 unless it is good, or auth is off); the
+    /// caller is kept with the request for the call's log span.
     async fn authenticate(&self, req: &HttpRequest) -> Result<(), ApiError> {
         let Some(auth) = &self.auth else { return Ok(()) };
         let base = self.public_url.trim_end_matches('/');
@@ -68,7 +69,7 @@ impl AppState {
         let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         match auth.verify(header, &audiences).await {
             Ok(caller) => {
-                tracing::Span::current().record("issuer", field::display(&caller.issuer));
+                req.extensions_mut().insert(caller);
                 Ok(())
             }
             Err(AuthError::Refused(why)) => {
@@ -77,8 +78,9 @@ impl AppState {
                 Err(ApiError::Unauthorized(why))
             }
             Err(AuthError::Unavailable(why)) => {
+                // The details (key server, database) are for the operator, not the caller.
                 tracing::error!(reason = %why, "authentication could not be checked");
-                Err(ApiError::Unavailable(why))
+                Err(ApiError::Unavailable("the token could not be checked right now; try again shortly".into()))
             }
         }
     }
@@ -103,37 +105,62 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
-/// The CDS endpoints' limits — calls in progress and time per call — and their metrics.
+/// The CDS endpoints' gate: the caller's token (service and feedback calls), then the limits —
+/// calls in progress and time per call — and the metrics. Authentication comes before a slot is
+/// taken, so calls without a valid token cannot crowd out the EHR.
 async fn limits(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    // The inner route is not matched yet here: the service id comes from the path.
-    let service = match req.path().trim_start_matches("/cds-services").trim_matches('/') {
-        "" => "discovery".to_string(),
-        rest => rest.to_string(),
-    };
-    let Some(state) = state else {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let result = match state.in_flight.clone().try_acquire_owned() {
-        Err(_) => Err(ApiError::Busy { limit: state.limits.max_concurrent_requests }.into()),
-        Ok(_permit) => match tokio::time::timeout(state.limits.request_timeout, next.call(req)).await {
-            Ok(r) => r.map(ServiceResponse::map_into_boxed_body),
-            Err(_) => Err(ApiError::Timeout { ms: state.limits.request_timeout.as_millis() }.into()),
-        },
+    let label = metric_label(&state, req.path());
+    let gated = async {
+        if req.method() == actix_web::http::Method::POST {
+            state.authenticate(req.request()).await?;
+        }
+        let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+            tracing::warn!(limit = state.limits.max_concurrent_requests, "call refused: too many in progress");
+            return Err(ApiError::Busy { limit: state.limits.max_concurrent_requests }.into());
+        };
+        next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    };
+    let result = match tokio::time::timeout(state.limits.request_timeout, gated).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(service = %label, limit_ms = state.limits.request_timeout.as_millis() as u64, "call timed out");
+            Err(ApiError::Timeout { ms: state.limits.request_timeout.as_millis() }.into())
+        }
     };
     let status = match &result {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
-    // Unknown service ids stay out of the labels (their number is unbounded).
-    let known =
-        service == "discovery" || state.advisor.knowledge.service(service.trim_end_matches("/feedback")).is_some();
-    telemetry::request(if known { &service } else { "unknown" }, status, started.elapsed().as_secs_f64());
+    telemetry::request(&label, status, started.elapsed().as_secs_f64());
     result
+}
+
+/// The `service` label of a CDS endpoint: `discovery`, a known service id, `ID/feedback`, or
+/// `unknown` (the paths callers invent stay out of the metrics).
+fn metric_label(state: &AppState, path: &str) -> String {
+    let rest = path.strip_prefix("/cds-services").unwrap_or(path).trim_start_matches('/');
+    let mut parts = rest.split('/');
+    let known = |id: &str| state.advisor.knowledge.service(id).is_some();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(""), None, None) => "discovery".into(),
+        (Some(id), None, None) if known(id) => id.into(),
+        (Some(id), Some("feedback"), None) if known(id) => format!("{id}/feedback"),
+        _ => "unknown".into(),
+    }
+}
+
+/// Name the authenticated EHR (its issuer; no patient data) in the current span.
+fn record_caller(req: &HttpRequest) {
+    if let Some(caller) = req.extensions().get::<crate::auth::Caller>() {
+        tracing::Span::current().record("issuer", field::display(&caller.issuer));
+    }
 }
 
 async fn discovery(state: web::Data<AppState>) -> HttpResponse {
@@ -222,7 +249,7 @@ async fn call_service(
     let started = Instant::now();
     let language = language(&req);
     let result = async {
-        state.authenticate(&req).await?;
+        record_caller(&req);
         if state.advisor.knowledge.service(&service).is_none() {
             return Err(ApiError::NotFound(format!("no CDS service `{service}`; see GET /cds-services")));
         }
@@ -271,11 +298,18 @@ async fn feedback(
     let service = path.into_inner();
     let span = tracing::info_span!("cds_feedback", service = %service, issuer = field::Empty, entries = field::Empty);
     async {
-        state.authenticate(&req).await?;
+        record_caller(&req);
         let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
         let entries = state.advisor.feedback(&service, &body)?;
         tracing::Span::current().record("entries", entries.len());
-        state.store.record_feedback(&service, &entries).await.map_err(|e| {
+        // The write runs to its end on its own even if this call is cut off (time limit, client
+        // gone): a committed row is never answered as lost, and a half write never happens.
+        let store = state.store.clone();
+        let (service_id, to_store) = (service.clone(), entries.clone());
+        let stored = tokio::spawn(async move { store.record_feedback(&service_id, &to_store).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("the feedback write failed: {e}")))?;
+        stored.map_err(|e| {
             tracing::error!(error = %e, "feedback not stored");
             ApiError::Internal("the feedback could not be stored; please send it again".into())
         })?;

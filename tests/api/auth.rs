@@ -179,7 +179,9 @@ async fn every_attack_is_refused_with_401_and_its_reason() {
 
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"ehr-es384"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims(SELECT).to_string());
-    ehr.refused(Some(&format!("{none_header}.{payload}.")), "never `alg: none`").await;
+    ehr.refused(Some(&format!("{none_header}.{payload}.")), "`alg: none` is refused").await;
+    let none_upper = URL_SAFE_NO_PAD.encode(br#"{"alg":"NONE","kid":"ehr-es384"}"#);
+    ehr.refused(Some(&format!("{none_upper}.{payload}.")), "`alg: none` is refused").await;
 
     // HS256 "signed" with the EHR's public RSA key, which anyone can fetch.
     let public_as_secret = EncodingKey::from_secret(&key_file("ehr-rs384.pub.pem")).unwrap();
@@ -218,6 +220,101 @@ async fn every_attack_is_refused_with_401_and_its_reason() {
     ehr.refused(Some(&es384(&future)), "`iat` is in the future").await;
 
     ehr.refused(Some("not-a-jwt"), "cannot be read").await;
+
+    // One algorithm per key: the RS384 key does not verify an RS256 or PS384 signature.
+    let rsa = EncodingKey::from_rsa_pem(&key_file("ehr-rs384.pem")).unwrap();
+    ehr.refused(Some(&sign(Algorithm::RS256, "ehr-rs384", &rsa, &claims(SELECT))), "is for RS384, not RS256").await;
+    ehr.refused(Some(&sign(Algorithm::PS384, "ehr-rs384", &rsa, &claims(SELECT))), "is for RS384, not PS384").await;
+
+    let mut not_yet = claims(SELECT);
+    not_yet["nbf"] = json!(now() + 200);
+    ehr.refused(Some(&es384(&not_yet)), "not valid yet").await;
+
+    // Control characters in what the caller sends never break the answer or the log.
+    let mut control = claims(SELECT);
+    control["iss"] = json!("evil\u{1}\nFAKE LOG LINE");
+    ehr.refused(Some(&es384(&control)), "issuer `evil??FAKE LOG LINE` is not allowed").await;
+    ehr.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_scheme_is_case_insensitive_and_a_replayed_feedback_token_is_refused() {
+    let (ehr, _dir) = ehr().await;
+    let resp = ehr
+        .app
+        .client
+        .post(ehr.app.url(&format!("/cds-services/{SELECT}")))
+        .header("content-type", "application/json")
+        .header("authorization", format!("bearer {}", es384(&claims(SELECT))))
+        .body(fixture(CASE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let path = format!("/cds-services/{SELECT}/feedback");
+    let body = json!({"feedback": [{
+        "card": uuid::Uuid::new_v4().to_string(),
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"code": "record-outdated", "system": "urn:advanced-therapy-cds:override-reason"}},
+        "outcomeTimestamp": "2026-11-28T10:00:00Z"
+    }]})
+    .to_string();
+    let token = es384(&claims(SELECT));
+    assert_eq!(ehr.post(&path, body.as_bytes(), Some(&token)).await.0, 200);
+    let (status, answer, _) = ehr.post(&path, body.as_bytes(), Some(&token)).await;
+    assert_eq!(
+        (status, answer["message"].as_str().unwrap_or("")),
+        (401, "the token was already used (replayed `jti`)")
+    );
+    let mut wrong = claims(SELECT);
+    wrong["aud"] = json!(format!("{PUBLIC_URL}/cds-services/advanced-therapy-order-sign/feedback"));
+    assert_eq!(ehr.post(&path, body.as_bytes(), Some(&es384(&wrong))).await.0, 401, "feedback aud of another service");
+    ehr.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_key_server_is_503_without_details_and_static_keys_take_no_jku() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let s = Settings {
+        auth: AuthSettings {
+            enabled: true,
+            issuers: vec![
+                Issuer {
+                    iss: ISS.into(),
+                    jwks_url: Some(format!("http://127.0.0.1:{port}/jwks")),
+                    jwks_file: None,
+                    jku_allowed: vec![],
+                },
+                Issuer {
+                    iss: "https://static-ehr.example.org".into(),
+                    jwks_url: None,
+                    jwks_file: Some(root().join("fixtures/auth/ehr-jwks.json")),
+                    jku_allowed: vec![],
+                },
+            ],
+            leeway: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(300),
+        },
+        public_url: Some(PUBLIC_URL.into()),
+        ..settings(dir.path())
+    };
+    let ehr = Ehr { app: TestApp::start_with(s).await, keys: MockServer::start().await };
+    let (status, body, _) = ehr.call(Some(&es384(&claims(SELECT)))).await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(!message.contains("127.0.0.1") && !message.contains("jwks"), "no internal details: {message}");
+    // Static keys: a good token passes, a jku is refused.
+    let mut c = claims(SELECT);
+    c["iss"] = json!("https://static-ehr.example.org");
+    let (status, body, _) = ehr.call(Some(&es384(&c))).await;
+    assert_eq!(status, 200, "{body}");
+    let mut header = Header::new(Algorithm::ES384);
+    header.kid = Some("ehr-es384".into());
+    header.jku = Some("https://static-ehr.example.org/jwks".into());
+    c["jti"] = json!(uuid::Uuid::new_v4().to_string());
+    let token = encode(&header, &c, &EncodingKey::from_ec_pem(&key_file("ehr-es384.pem")).unwrap()).unwrap();
+    ehr.refused(Some(&token), "a `jku` is not accepted").await;
     ehr.app.stop().await;
 }
 

@@ -70,11 +70,11 @@ fn ensure_hfs() -> Result<PathBuf, String> {
         return Ok(bin);
     }
     let log = tools.join("hfs-install.log");
-    eprintln!(
+    crate::support::loud(&format!(
         "fhir_server: installing helios-hfs {HFS_VERSION} into {} — once per machine, about 26 minutes on 2 cores (log: {})",
         tools.display(),
         log.display()
-    );
+    ));
     let started = Instant::now();
     let log_file = File::create(&log).map_err(|e| e.to_string())?;
     let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
@@ -91,7 +91,10 @@ fn ensure_hfs() -> Result<PathBuf, String> {
     if !status.success() || !bin.exists() {
         return Err(format!("cargo install helios-hfs failed ({status}); see {}", log.display()));
     }
-    eprintln!("fhir_server: helios-hfs installed in {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+    crate::support::loud(&format!(
+        "fhir_server: helios-hfs installed in {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    ));
     let _ = std::fs::remove_dir_all(tools.join("build"));
     Ok(bin)
 }
@@ -458,9 +461,9 @@ async fn backend(cases: &[(String, Value, Value)]) -> Backend {
             Backend::Real { _hfs: hfs, proxy, _state: state }
         }
         Err(reason) => {
-            eprintln!(
-                "\n*** fhir_server: NO REAL FHIR SERVER — {reason}.\n*** Running the same assertions against the recorded hfs responses in fixtures/fhir-server/recorded/ (served by wiremock).\n"
-            );
+            crate::support::loud(&format!(
+                "fhir_server: NO REAL FHIR SERVER — {reason}.\n*** Running the same assertions against the recorded hfs responses in fixtures/fhir-server/recorded/ (served by wiremock)."
+            ));
             let recordings = read_recordings();
             assert!(!recordings.is_empty(), "no recordings to fall back on in {}", recordings_dir().display());
             Backend::Recorded(replay(&recordings).await)

@@ -87,6 +87,7 @@ fn configuration_comes_from_the_file_then_the_environment_and_bad_values_name_th
         (("ATCDS_DATABASE_URL", "mysql://db/cds"), "`database_url`"),
         (("ATCDS_AUTH_ENABLED", "true"), "`auth.issuers`"),
         (("ATCDS_FHRI_MAX_PAGES", "3"), "`fhri_max_pages`"),
+        (("ATCDS_AUTH_LEEWAY_SECONDS", "3600"), "`auth.leeway_seconds`"),
     ] {
         let out =
             std::process::Command::new(BIN).args(["serve", "--config", config]).env(env.0, env.1).output().unwrap();
@@ -94,18 +95,57 @@ fn configuration_comes_from_the_file_then_the_environment_and_bad_values_name_th
         assert_eq!(out.status.code(), Some(1), "{env:?} stops start-up");
         assert!(stderr.contains("invalid configuration") && stderr.contains(key), "{env:?} names {key}: {stderr}");
     }
-    // A configuration file must say whether authentication is on.
+    // A configuration file must say whether authentication is on; so must issuers without it,
+    // and so must the embedded default when it listens beyond this machine.
     let silent = dir.path().join("silent.toml");
     std::fs::write(&silent, "bind = \"127.0.0.1:0\"\n").unwrap();
     let out = std::process::Command::new(BIN).args(["serve", "--config"]).arg(&silent).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("`auth.enabled`"));
+    for env in [
+        vec![("ATCDS_AUTH_ISSUERS", "[{iss=\"https://ehr.example.org\", jwks_url=\"https://ehr.example.org/jwks\"}]")],
+        vec![("ATCDS_BIND", "0.0.0.0:0")],
+    ] {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("serve");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code() == Some(1) && stderr.contains("`auth.enabled`"), "{env:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn documented_environment_variables_take_effect() {
+    let data = tempfile::tempdir().unwrap();
+    let knowledge = root().join("cds-services");
+    let served = ServedProcess::start(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--knowledge",
+            knowledge.to_str().unwrap(),
+        ],
+        &[
+            ("ATCDS_LIMITS_MAX_BODY_BYTES", "2048"),
+            ("ATCDS_FHIR_ALLOW_HTTP", "true"),
+            ("ATCDS_FHIR_TIME_BUDGET_MS", "900"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let status = post_json_to(&client, &served.url(&format!("/cds-services/{SELECT}")), "x".repeat(4096)).await;
+    assert_eq!(status, 413, "ATCDS_LIMITS_MAX_BODY_BYTES=2048 is the body limit");
 }
 
 #[test]
 fn the_shipped_deployment_configuration_is_valid() {
     let s = Settings::load(Some(&root().join("deploy/atcds.toml")), &Default::default()).unwrap();
     assert_eq!(s.bind.to_string(), "0.0.0.0:8080");
-    assert!(!s.auth.enabled, "it says so explicitly");
+    assert!(s.auth.enabled, "a copied deployment refuses calls until its EHR is configured");
+    assert_eq!(s.auth.issuers.len(), 1);
     assert_eq!(s.limits.max_concurrent_requests, 256);
 }
 
@@ -214,6 +254,10 @@ async fn metrics_count_calls_cards_feedback_and_fhir_fetches() {
     assert!(after.contains("atcds_request_duration_seconds_bucket{service=\""), "latency histogram:\n{after}");
     assert!(after.contains("atcds_fhir_fetch_duration_seconds_bucket{key=\"patient\""), "FHIR latency:\n{after}");
     assert!(after.contains("atcds_requests_total{service=\"unknown\",status=\"404\"}"), "unknown ids are not labels");
+    let long = format!("/cds-services/{SELECT}/feedback/feedback/{}", "x".repeat(2000));
+    assert_eq!(app.client.post(app.url(&long)).send().await.unwrap().status(), 404);
+    let last = scrape().await;
+    assert!(!last.contains("no-such-service") && !last.contains("xxxxxxxx"), "invented paths are not labels");
     app.stop().await;
 }
 

@@ -117,7 +117,7 @@ fn postgres_or_skip(test: &str) -> Option<Postgres> {
     match Postgres::start() {
         Ok(pg) => Some(pg),
         Err(why) => {
-            eprintln!("\n*** {test}: SKIPPED — no PostgreSQL: {why}\n");
+            crate::support::loud(&format!("{test}: SKIPPED — no PostgreSQL: {why}"));
             None
         }
     }

@@ -252,3 +252,10 @@ fn health_ok(port: u16) -> bool {
 pub async fn post_json_to(client: &reqwest::Client, url: &str, body: String) -> u16 {
     client.post(url).header("content-type", "application/json").body(body).send().await.unwrap().status().as_u16()
 }
+
+/// Say something the test runner must not swallow (a skipped or degraded test): written to the
+/// process's stderr directly, past libtest's output capture.
+pub fn loud(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "\n*** {message}\n");
+}
