@@ -95,7 +95,9 @@ impl Advisor {
             return Ok(done(0));
         }
 
-        let mut record = fhir::gather(&request, &k.prefetch, &k.server_queries, &self.fhir).await?;
+        // One time budget for everything fetched in this call.
+        let deadline = self.fhir.deadline();
+        let mut record = fhir::gather(&request, &k.prefetch, &k.server_queries, &self.fhir, deadline).await?;
         record.medications.extend(drafts.medications);
         // Orders naming their medication only by reference: fetch those Medications.
         let unresolved: Vec<String> = facts::reviewed_orders(k, &record, &drafts.orders, selections, |_| false)
@@ -105,7 +107,7 @@ impl Advisor {
                 _ => None,
             })
             .collect();
-        fhir::fetch_medications(&request, &self.fhir, &unresolved, &mut record).await?;
+        fhir::fetch_medications(&request, &self.fhir, &unresolved, &mut record, deadline).await?;
         let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today);
         let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| patient_facts.on_drug(d));
         if let Some((order, reference)) = orders.iter().find_map(|o| match &o.subject {

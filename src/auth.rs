@@ -234,6 +234,10 @@ impl Authenticator {
         let Some(jti) = jti else {
             return refuse("the token has no `jti`");
         };
+        // It is stored as text (the replay check): printable, and of a sane length.
+        if jti.len() > 256 || jti.chars().any(char::is_control) {
+            return refuse("the token's `jti` is not a short printable identifier");
+        }
         let first = self
             .store
             .first_use_of_token(&claims.iss, &jti, claims.exp + leeway)

@@ -126,19 +126,31 @@ fn parse_jurisdiction(s: &str) -> Result<Jurisdiction, String> {
 
 fn init_logging(format: LogFormat, default: &str) {
     // fhir-sdk and reqwest log request URLs, which name the patient: keep them quiet unless
-    // RUST_LOG asks for them explicitly.
-    let mut directives = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_string());
-    for crate_name in ["fhir_sdk", "reqwest", "hyper", "hyper_util"] {
-        if !directives.contains(crate_name) {
-            directives.push_str(&format!(",{crate_name}=warn"));
+    // RUST_LOG asks for them explicitly — also when RUST_LOG cannot be read.
+    let quiet = |base: &str| {
+        let mut directives = base.to_string();
+        for crate_name in ["fhir_sdk", "reqwest", "hyper", "hyper_util"] {
+            if !directives.contains(crate_name) {
+                directives.push_str(&format!(",{crate_name}=warn"));
+            }
         }
-    }
-    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        directives
+    };
+    let default_filter = || tracing_subscriber::EnvFilter::new(quiet(default));
+    let (filter, invalid) = match std::env::var("RUST_LOG") {
+        Ok(requested) => match tracing_subscriber::EnvFilter::try_new(quiet(&requested)) {
+            Ok(filter) => (filter, None),
+            Err(e) => (default_filter(), Some(e.to_string())),
+        },
+        Err(_) => (default_filter(), None),
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+    if let Some(error) = invalid {
+        tracing::warn!(%error, "RUST_LOG is not a valid filter: logging at the default level");
     }
 }
 

@@ -77,6 +77,12 @@ impl Application {
                  set auth.enabled = true with [[auth.issuers]] before an EHR calls it"
             ),
         }
+        if let Some(why) = settings.fhir.unavailable() {
+            tracing::error!(
+                reason = why,
+                "FETCHING FROM EHR FHIR SERVERS IS UNAVAILABLE: calls that lack prefetch are answered 412"
+            );
+        }
         // Metrics are recorded from the first call on.
         let _ = crate::telemetry::handle();
         let listener = TcpListener::bind(settings.bind)

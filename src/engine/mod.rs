@@ -352,6 +352,7 @@ impl Ctx<'_> {
                 }
                 _ => None,
             },
+            Criterion::DoseMissing => matches!(self.order.dose, DoseReading::Missing).then(Vec::new),
             Criterion::DoseUnreadable => match &self.order.dose {
                 DoseReading::Unreadable(text) => {
                     Some(vec![Evidence::new(format!("\"{text}\""), None, EvidenceDetail::None)])

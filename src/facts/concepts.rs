@@ -86,11 +86,14 @@ pub fn medication_concept<'a>(
         }
     }
     let mut drug = best.map(|(_, d, m)| (d, m));
-    // Free text: the concept's text and the codings' displays. Where an ATC or RxNorm code says
-    // what the product is, its name adds no class: "ciclosporine oogdruppels" coded S01XA18 is
-    // not systemic ciclosporin.
-    let coded =
-        codings.clone().any(|c| c.code.is_some() && c.system.is_some_and(|s| knowledge.codes.codes_outrank_text(s)));
+    // Free text: the concept's text and the codings' displays. Where an ATC code (or an RxNorm
+    // code the knowledge lists) says what the product is, its name adds no class: "ciclosporine
+    // oogdruppels" coded S01XA18 is not systemic ciclosporin. An RxNorm product code the value
+    // sets do not list ("azathioprine 50 MG Oral Tablet") says nothing: its name is read.
+    let coded = codings.clone().any(|c| match (c.system, c.code) {
+        (Some(system), Some(code)) => knowledge.codes.code_outranks_text(system, code),
+        _ => false,
+    });
     let texts = text.into_iter().chain(codings.filter_map(|c| c.display));
     for t in texts {
         let by_text = knowledge.codes.classify_text(t);
@@ -105,6 +108,8 @@ pub fn medication_concept<'a>(
     }
     if let Some((d, _)) = &drug {
         concept.class.drug = Some(*d);
+        // One of the seven, however recognised, is in every value set that lists it.
+        concept.class.value_sets.union(&knowledge.codes.value_sets_of_drug(*d));
     }
     (concept, drug)
 }
@@ -121,12 +126,14 @@ pub fn day(d: &FhirDate) -> Option<Date> {
 pub fn day_of(dt: &FhirDateTime) -> Option<Date> {
     match dt {
         FhirDateTime::Date(d) => day(d),
-        FhirDateTime::DateTime(i) => Some(i.0.to_offset(UtcOffset::UTC).date()),
+        FhirDateTime::DateTime(i) => Some(day_of_instant(&i.0)),
     }
 }
 
+/// The UTC day of an instant; at the edge of the calendar (9999-12-31T23:00-05:00 is in year
+/// 10000 in UTC) the day as written, never a panic.
 pub fn day_of_instant(i: &OffsetDateTime) -> Date {
-    i.to_offset(UtcOffset::UTC).date()
+    i.checked_to_offset(UtcOffset::UTC).map_or(i.date(), |utc| utc.date())
 }
 
 /// Whole years from `born` to `today`.
@@ -156,6 +163,13 @@ mod tests {
     fn age_turns_on_the_birthday() {
         assert_eq!(age_on(date!(1961 - 11 - 28), date!(2026 - 11 - 28)), Some(65));
         assert_eq!(age_on(date!(1961 - 11 - 29), date!(2026 - 11 - 28)), Some(64));
+    }
+
+    #[test]
+    fn an_instant_at_the_end_of_the_calendar_has_a_day() {
+        let edge = time::macros::datetime!(9999-12-31 23:00 -5);
+        assert_eq!(day_of_instant(&edge), date!(9999 - 12 - 31));
+        assert_eq!(day_of_instant(&time::macros::datetime!(2026-11-28 23:30 -2)), date!(2026 - 11 - 29));
     }
 
     #[test]

@@ -46,6 +46,17 @@ pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
 }
 
 fn read_one(d: &Dosage) -> DoseReading {
+    // A dose in tablets or capsules: the mg per unit comes from the text, which says it for one
+    // unit ("Xeljanz 5 mg", "1 tablet"); for two tablets it would be half the dose, so only a
+    // single unit is read on.
+    if let Some((count, unit)) = dose_in_units(d)
+        && (count - 1.0).abs() > 1e-9
+    {
+        return DoseReading::Unreadable(format!(
+            "{count} {unit} per dose{}",
+            d.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
+        ));
+    }
     let structured = structured(d);
     let text = d.text.as_deref().map(read_text);
     match (structured, text) {
@@ -63,6 +74,18 @@ fn read_one(d: &Dosage) -> DoseReading {
             }
         }
     }
+}
+
+/// A structured dose quantity in a unit that is not a mass (tablets, capsules, …).
+fn dose_in_units(d: &Dosage) -> Option<(f64, String)> {
+    d.dose_and_rate.iter().flatten().find_map(|r| match &r.dose {
+        Some(DosageDoseAndRateDose::Quantity(q)) => {
+            let value = q.value?;
+            let unit = q.code.as_deref().or(q.unit.as_deref()).unwrap_or("unit");
+            to_mg(value, unit).is_none().then(|| (value, unit.to_string()))
+        }
+        _ => None,
+    })
 }
 
 fn structured(d: &Dosage) -> Option<DoseReading> {
@@ -120,13 +143,18 @@ fn abbreviation(code: &str) -> Option<f64> {
     })
 }
 
-/// Read a dose text. Exactly one mg amount and exactly one frequency must be found.
+/// Read a dose text. Exactly one mg amount and exactly one frequency must be found, and no
+/// count of tablets or capsules other than one ("2 tabletten van 5 mg" is 10 mg, not 5).
 pub fn read_text(text: &str) -> DoseReading {
     let lower = text.to_lowercase().replace(',', ".");
     let words: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
         .filter(|w| !w.is_empty())
         .collect();
+    if words.iter().enumerate().any(|(i, w)| is_dose_unit(w) && i > 0 && !is_one(words[i - 1]) && counts(words[i - 1]))
+    {
+        return DoseReading::Unreadable(text.to_string());
+    }
     let mut amounts = Vec::new();
     let mut frequencies = Vec::new();
     let mut i = 0;
@@ -180,6 +208,24 @@ pub fn read_text(text: &str) -> DoseReading {
     }
 }
 
+/// A form that is counted per dose: tablet(ten), capsule(s), pil(len), stuk(s), …
+fn is_dose_unit(w: &str) -> bool {
+    ["tablet", "tabl", "caps", "pil", "stuk", "dragee", "zakje", "sachet"].iter().any(|u| w.starts_with(u))
+}
+
+fn is_one(w: &str) -> bool {
+    ["1", "een", "één", "one", "a"].contains(&w)
+}
+
+/// A word that can count tablets: a number, a fraction, or a number word.
+fn counts(w: &str) -> bool {
+    number(w).is_some()
+        || w.contains('/')
+        || w.contains('½')
+        || w.contains('¼')
+        || ["half", "halve", "twee", "drie", "vier", "two", "three", "four", "anderhalve"].contains(&w)
+}
+
 fn number(s: &str) -> Option<f64> {
     let n: f64 = s.parse().ok()?;
     (n.is_finite() && n > 0.0).then_some(n)
@@ -190,8 +236,11 @@ fn number(s: &str) -> Option<f64> {
 /// Returns the administrations per day and how many following words it used.
 fn word_frequency(w: &str, rest: &[&str]) -> Option<(f64, usize)> {
     let daily = |s: &str| ["daily", "daags", "dag", "day"].contains(&s);
-    // "om de 12 uur": skip the article.
-    let skip = usize::from(w == "om" && rest.first() == Some(&"de"));
+    // "om de 12 uur": skip the article. "om 8 uur" is a time of day ("at 8"), not a frequency.
+    if w == "om" && rest.first() != Some(&"de") {
+        return None;
+    }
+    let skip = usize::from(w == "om");
     let rest = &rest[skip..];
     let next = rest.first().copied().unwrap_or("");
     let next2 = rest.get(1).copied().unwrap_or("");
@@ -199,12 +248,24 @@ fn word_frequency(w: &str, rest: &[&str]) -> Option<(f64, usize)> {
         "once" | "eenmaal" | "éénmaal" | "1maal" => 1.0,
         "twice" | "tweemaal" | "2maal" => 2.0,
         "thrice" | "driemaal" | "3maal" => 3.0,
-        "every" | "elke" | "iedere" | "om" => {
+        // "om de dag", "om de andere dag", "every other day": every second day.
+        "om" => {
             return match (next, next2) {
-                ("12", "hours" | "uur") => Some((2.0, skip + 2)),
-                ("24", "hours" | "uur") => Some((1.0, skip + 2)),
-                ("8", "hours" | "uur") => Some((3.0, skip + 2)),
-                ("day", _) | ("dag", _) => Some((1.0, skip + 1)),
+                ("12", "uur") => Some((2.0, skip + 2)),
+                ("24", "uur") => Some((1.0, skip + 2)),
+                ("8", "uur") => Some((3.0, skip + 2)),
+                ("dag", _) => Some((0.5, skip + 1)),
+                ("andere", "dag") | ("twee", "dagen") | ("2", "dagen") => Some((0.5, skip + 2)),
+                _ => None,
+            };
+        }
+        "every" | "elke" | "iedere" => {
+            return match (next, next2) {
+                ("12", "hours" | "uur") => Some((2.0, 2)),
+                ("24", "hours" | "uur") => Some((1.0, 2)),
+                ("8", "hours" | "uur") => Some((3.0, 2)),
+                ("other", "day") | ("2", "days") | ("two", "days") => Some((0.5, 2)),
+                ("day", _) | ("dag", _) => Some((1.0, 1)),
                 _ => None,
             };
         }
@@ -247,6 +308,13 @@ mod tests {
             ("10 mg 1x daily", 10.0, 1.0),
             ("5 mg 2 x per dag", 5.0, 2.0),
             ("4 mg daily", 4.0, 1.0),
+            ("1 tablet 5 mg 2x daags", 5.0, 2.0),
+            ("Xeljanz 5 mg tablet 2x daags", 5.0, 2.0),
+            ("10 mg om de dag", 10.0, 0.5),
+            ("10 mg om de andere dag", 10.0, 0.5),
+            ("10 mg every other day", 10.0, 0.5),
+            ("10 mg om de 12 uur", 10.0, 2.0),
+            ("10 mg elke dag", 10.0, 1.0),
         ];
         for (text, mg, per_day) in cases {
             assert_eq!(read(text), DoseReading::Read { mg, per_day }, "{text}");
@@ -263,6 +331,13 @@ mod tests {
             "10 mg 's ochtends en 5 mg 's avonds",
             "volgens schema",
             "10 mg 2x daags of 5 mg 2x daags",
+            // Tablet counts other than one: the mg is per tablet, the dose a multiple of it.
+            "2 tabletten van 5 mg 2x daags",
+            "½ tablet van 10 mg 1x daags",
+            "1/2 tablet 10 mg 1x daags",
+            "twee tabletten 5 mg 2x daags",
+            // A time of day is not a frequency.
+            "10 mg om 8 uur",
         ] {
             assert!(matches!(read(text), DoseReading::Unreadable(_)), "{text}");
         }

@@ -6,6 +6,7 @@ mod record;
 mod server;
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 pub use read::{WrongData, allowed_types, next_link, outcome_message, read_draft_orders, read_key};
 pub use record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
@@ -28,12 +29,14 @@ pub enum DataError {
     Unavailable(String),
 }
 
-/// Gather the patient's record: prefetch first, then the FHIR server, else 412.
+/// Gather the patient's record: prefetch first, then the FHIR server (by `deadline`, the
+/// call's time budget), else 412.
 pub async fn gather(
     request: &CdsRequest<'_>,
     templates: &BTreeMap<String, String>,
     server_queries: &BTreeMap<String, Vec<String>>,
     server: &FhirServerSettings,
+    deadline: Instant,
 ) -> Result<PatientRecord, DataError> {
     let patient_id = &request.context.patient_id;
     let has_server = request.fhir_server.is_some();
@@ -66,7 +69,7 @@ pub async fn gather(
                 }
             }
             Some(PrefetchValue::Json(json)) => {
-                let reading = read_key(key, json, patient_id, &mut record)?;
+                let reading = read_key(key, json, patient_id, &mut record, usize::MAX)?;
                 if let Some(failure) = reading.failure {
                     want(key, format!("prefetch holds an OperationOutcome: {failure}"), &mut fetches)?;
                 } else if let Some(next) = reading.next_page {
@@ -90,7 +93,7 @@ pub async fn gather(
         )));
     }
     if !fetches.is_empty() {
-        server::fetch(request, server, fetches, &mut record).await?;
+        server::fetch(request, server, fetches, &mut record, deadline).await?;
     }
     let patient_unreadable =
         record.problems.iter().any(|p| matches!(p, RecordProblem::Unreadable { key, .. } if key == "patient"));
@@ -100,12 +103,14 @@ pub async fn gather(
     Ok(record)
 }
 
-/// Fetch Medication resources that orders name only by reference (`Medication/123`).
+/// Fetch Medication resources that orders name only by reference (`Medication/123`), by the
+/// same `deadline` as the rest of the call.
 pub async fn fetch_medications(
     request: &CdsRequest<'_>,
     server: &FhirServerSettings,
     references: &[String],
     record: &mut PatientRecord,
+    deadline: Instant,
 ) -> Result<(), DataError> {
     if request.fhir_server.is_none() || references.is_empty() {
         return Ok(());
@@ -118,5 +123,5 @@ pub async fn fetch_medications(
             query: format!("Medication/{}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
         })
         .collect();
-    server::fetch(request, server, fetches, record).await
+    server::fetch(request, server, fetches, record, deadline).await
 }

@@ -2,6 +2,8 @@
 //! resource by resource: one malformed resource is named and skipped, never fatal; a resource
 //! of the wrong type or for another patient is refused.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -23,12 +25,84 @@ pub struct KeyReading {
     pub resources: usize,
 }
 
-#[derive(Deserialize)]
+/// A resource's `resourceType` and `id`, read from its first members.
+#[derive(Debug, Default)]
 struct Peek<'a> {
-    #[serde(rename = "resourceType", borrow)]
-    resource_type: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
+    resource_type: Option<Cow<'a, str>>,
+    id: Option<Cow<'a, str>>,
+}
+
+/// Read `resourceType` (and, if `want_id`, `id`) of a JSON object, stopping as soon as they are
+/// found: FHIR JSON puts them first, so this costs a few bytes instead of a scan through the
+/// whole resource — or a whole Bundle — which the typed parse reads in full anyway. The body
+/// was already checked to be valid JSON when the request was read. `None`: not a JSON object.
+fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
+    /// Not an error: the signal that the members wanted have been read.
+    const FOUND: &str = "peek: found";
+
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+
+    enum Member {
+        ResourceType,
+        Id,
+        Other,
+    }
+    impl<'de> Deserialize<'de> for Member {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Names;
+            impl serde::de::Visitor<'_> for Names {
+                type Value = Member;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a member name")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Member, E> {
+                    Ok(match v {
+                        "resourceType" => Member::ResourceType,
+                        "id" => Member::Id,
+                        _ => Member::Other,
+                    })
+                }
+            }
+            d.deserialize_identifier(Names)
+        }
+    }
+
+    struct Members<'p, 'a> {
+        out: &'p mut Peek<'a>,
+        want_id: bool,
+    }
+    impl<'de> serde::de::Visitor<'de> for Members<'_, 'de> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a FHIR resource")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(member) = map.next_key::<Member>()? {
+                match member {
+                    Member::ResourceType => self.out.resource_type = map.next_value::<Option<Borrowed>>()?.map(|b| b.0),
+                    Member::Id => self.out.id = map.next_value::<Option<Borrowed>>()?.map(|b| b.0),
+                    Member::Other => {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                if self.out.resource_type.is_some() && (self.out.id.is_some() || !self.want_id) {
+                    return Err(serde::de::Error::custom(FOUND));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let mut out = Peek::default();
+    let mut de = serde_json::Deserializer::from_str(json);
+    match serde::Deserializer::deserialize_map(&mut de, Members { out: &mut out, want_id }) {
+        Ok(()) => Some(out),
+        // The visitor stops with FOUND right after the last wanted member is stored, and
+        // stores nothing when another error comes first: a complete `out` means FOUND.
+        Err(_) if out.resource_type.is_some() && (out.id.is_some() || !want_id) => Some(out),
+        Err(_) => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -116,15 +190,18 @@ pub fn outcome_message(json: &str) -> String {
     if parts.is_empty() { "an OperationOutcome without issues".into() } else { parts.join("; ") }
 }
 
-/// Read one key's JSON (a resource or a searchset Bundle) into the record.
+/// Read one key's JSON (a resource or a searchset Bundle, of which the first `max_entries`
+/// entries) into the record.
 pub fn read_key(
     key: &str,
     json: &RawValue,
     patient_id: &str,
     record: &mut PatientRecord,
+    max_entries: usize,
 ) -> Result<KeyReading, WrongData> {
-    let peek: Peek = serde_json::from_str(json.get())
-        .map_err(|_| WrongData(format!("prefetch `{key}` is not a FHIR resource (a JSON object with resourceType)")))?;
+    let peek = peek(json.get(), false).ok_or_else(|| {
+        WrongData(format!("prefetch `{key}` is not a FHIR resource (a JSON object with resourceType)"))
+    })?;
     let mut reading = KeyReading::default();
     match peek.resource_type.as_deref() {
         Some("Bundle") => {
@@ -132,19 +209,19 @@ pub fn read_key(
                 .map_err(|e| WrongData(format!("prefetch `{key}`: the Bundle cannot be read: {e}")))?;
             reading.next_page =
                 bundle.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.clone());
-            for (i, entry) in bundle.entry.iter().enumerate() {
+            for (i, entry) in bundle.entry.iter().enumerate().take(max_entries) {
                 let Some(resource) = entry.resource else {
                     continue;
                 };
-                let fallback = entry.full_url.clone().unwrap_or_else(|| format!("entry[{i}]"));
-                if read_resource(key, resource, &fallback, patient_id, record)? {
+                let place = || entry.full_url.clone().unwrap_or_else(|| format!("entry[{i}]"));
+                if read_resource(key, resource, place, patient_id, record)? {
                     reading.resources += 1;
                 }
             }
         }
         Some("OperationOutcome") => reading.failure = Some(outcome_message(json.get())),
         Some(_) => {
-            if read_resource(key, json, key, patient_id, record)? {
+            if read_resource(key, json, || key.to_string(), patient_id, record)? {
                 reading.resources += 1;
             }
         }
@@ -154,26 +231,30 @@ pub fn read_key(
 }
 
 /// Returns whether a resource was added (OperationOutcome entries are search messages: skipped).
+/// `place` says where the resource stood, for messages about one without an id.
 fn read_resource(
     key: &str,
     raw: &RawValue,
-    fallback: &str,
+    place: impl Fn() -> String,
     patient_id: &str,
     record: &mut PatientRecord,
 ) -> Result<bool, WrongData> {
-    let peek: Peek = serde_json::from_str(raw.get())
-        .map_err(|_| WrongData(format!("prefetch `{key}` holds an entry that is not a FHIR resource ({fallback})")))?;
+    let peek = peek(raw.get(), true).ok_or_else(|| {
+        WrongData(format!("prefetch `{key}` holds an entry that is not a FHIR resource ({})", place()))
+    })?;
     let kind = peek.resource_type.as_deref().unwrap_or("");
-    let name = match &peek.id {
+    // The resource's name, for messages only: made when one is needed.
+    let name = || match &peek.id {
         Some(id) => format!("{kind}/{id}"),
-        None => format!("{kind} ({fallback})"),
+        None => format!("{kind} ({})", place()),
     };
     if kind == "OperationOutcome" {
         return Ok(false);
     }
     if !allowed_types(key).contains(&kind) {
         return Err(WrongData(format!(
-            "prefetch `{key}` holds {name}; it may only hold {}",
+            "prefetch `{key}` holds {}; it may only hold {}",
+            name(),
             allowed_types(key).join(" or ")
         )));
     }
@@ -192,20 +273,20 @@ fn read_resource(
                 Ok(true)
             }
             Err(error) => {
-                record.problems.push(RecordProblem::Unreadable { resource: name, key: key.to_string(), error });
+                record.problems.push(RecordProblem::Unreadable { resource: name(), key: key.to_string(), error });
                 Ok(false)
             }
         },
-        "Condition" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.conditions),
-        "MedicationRequest" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.medication_requests),
+        "Condition" => take(raw, key, name, patient_id, &mut record.problems, &mut record.conditions),
+        "MedicationRequest" => take(raw, key, name, patient_id, &mut record.problems, &mut record.medication_requests),
         "MedicationStatement" => {
-            take(raw, key, &name, patient_id, &mut record.problems, &mut record.medication_statements)
+            take(raw, key, name, patient_id, &mut record.problems, &mut record.medication_statements)
         }
-        "Medication" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.medications),
-        "Observation" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.observations),
-        "Immunization" => take(raw, key, &name, patient_id, &mut record.problems, &mut record.immunizations),
+        "Medication" => take(raw, key, name, patient_id, &mut record.problems, &mut record.medications),
+        "Observation" => take(raw, key, name, patient_id, &mut record.problems, &mut record.observations),
+        "Immunization" => take(raw, key, name, patient_id, &mut record.problems, &mut record.immunizations),
         "ImmunizationRecommendation" => {
-            take(raw, key, &name, patient_id, &mut record.problems, &mut record.immunization_recommendations)
+            take(raw, key, name, patient_id, &mut record.problems, &mut record.immunization_recommendations)
         }
         _ => unreachable!("allowed_types lists only the types above"),
     }
@@ -241,7 +322,7 @@ about_patient! {
 fn take<T: DeserializeOwned + AboutPatient>(
     raw: &RawValue,
     key: &str,
-    name: &str,
+    name: impl Fn() -> String,
     patient_id: &str,
     problems: &mut Vec<RecordProblem>,
     list: &mut Vec<T>,
@@ -253,7 +334,7 @@ fn take<T: DeserializeOwned + AboutPatient>(
             Ok(true)
         }
         Err(error) => {
-            problems.push(RecordProblem::Unreadable { resource: name.to_string(), key: key.to_string(), error });
+            problems.push(RecordProblem::Unreadable { resource: name(), key: key.to_string(), error });
             Ok(false)
         }
     }
@@ -264,7 +345,12 @@ fn parse<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
 }
 
 /// A resource about another patient must never be used: refuse the whole request.
-fn check_patient(reference: Option<&str>, patient_id: &str, key: &str, name: &str) -> Result<(), WrongData> {
+fn check_patient(
+    reference: Option<&str>,
+    patient_id: &str,
+    key: &str,
+    name: impl Fn() -> String,
+) -> Result<(), WrongData> {
     let Some(reference) = reference else {
         return Ok(());
     };
@@ -274,7 +360,8 @@ fn check_patient(reference: Option<&str>, patient_id: &str, key: &str, name: &st
     };
     if kind == "Patient" && id != patient_id {
         return Err(WrongData(format!(
-            "prefetch `{key}` holds {name}, which is about another patient than context.patientId"
+            "prefetch `{key}` holds {}, which is about another patient than context.patientId",
+            name()
         )));
     }
     Ok(())
@@ -282,9 +369,9 @@ fn check_patient(reference: Option<&str>, patient_id: &str, key: &str, name: &st
 
 /// Read `context.draftOrders`.
 pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
-    let peek: Peek =
-        serde_json::from_str(raw.get()).map_err(|_| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
-    if peek.resource_type.as_deref() != Some("Bundle") {
+    let bundle_peek =
+        peek(raw.get(), false).ok_or_else(|| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
+    if bundle_peek.resource_type.as_deref() != Some("Bundle") {
         return Err(WrongData("`context.draftOrders` must be a FHIR Bundle".into()));
     }
     let bundle: WireBundle =
@@ -294,13 +381,13 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
         let Some(resource) = entry.resource else {
             return Err(WrongData(format!("`context.draftOrders` entry {i} has no resource")));
         };
-        let peek: Peek = serde_json::from_str(resource.get())
-            .map_err(|_| WrongData(format!("`context.draftOrders` entry {i} is not a FHIR resource")))?;
-        let kind = peek.resource_type.as_deref().unwrap_or_default();
+        let entry_peek = peek(resource.get(), true)
+            .ok_or_else(|| WrongData(format!("`context.draftOrders` entry {i} is not a FHIR resource")))?;
+        let kind = entry_peek.resource_type.as_deref().unwrap_or_default();
         if kind.is_empty() {
             return Err(WrongData(format!("`context.draftOrders` entry {i} has no resourceType")));
         }
-        let reference = match &peek.id {
+        let reference = match &entry_peek.id {
             Some(id) => format!("{kind}/{id}"),
             None => entry.full_url.clone().unwrap_or_else(|| format!("{kind}/#{i}")),
         };
@@ -322,7 +409,7 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
             },
             _ => DraftContent::Other,
         };
-        drafts.orders.push(DraftOrder { reference, has_id: peek.id.is_some(), content });
+        drafts.orders.push(DraftOrder { reference, has_id: entry_peek.id.is_some(), content });
     }
     Ok(drafts)
 }
@@ -341,7 +428,7 @@ mod tests {
             {"resource":{"resourceType":"Condition","id":"ok","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}},
             {"resource":{"resourceType":"Condition","id":"bad","subject":{"reference":"Patient/p1"},"recordedDate":"1950-13-45"}}]}"#);
         let mut record = PatientRecord::default();
-        let reading = read_key("conditions", &json, "p1", &mut record).unwrap();
+        let reading = read_key("conditions", &json, "p1", &mut record, usize::MAX).unwrap();
         assert_eq!(reading.resources, 1);
         assert_eq!(record.conditions.len(), 1);
         assert!(
@@ -353,9 +440,11 @@ mod tests {
     fn wrong_type_and_other_patient_are_refused() {
         let mut record = PatientRecord::default();
         let obs = raw(r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}"#);
-        assert!(read_key("conditions", &obs, "p1", &mut record).unwrap_err().0.contains("Observation/o"));
+        assert!(read_key("conditions", &obs, "p1", &mut record, usize::MAX).unwrap_err().0.contains("Observation/o"));
         let other = raw(r#"{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p2"}}"#);
-        assert!(read_key("conditions", &other, "p1", &mut record).unwrap_err().0.contains("another patient"));
+        assert!(
+            read_key("conditions", &other, "p1", &mut record, usize::MAX).unwrap_err().0.contains("another patient")
+        );
     }
 
     #[test]
@@ -364,7 +453,7 @@ mod tests {
         let oo = raw(
             r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"search took too long"}]}"#,
         );
-        let reading = read_key("observations", &oo, "p1", &mut record).unwrap();
+        let reading = read_key("observations", &oo, "p1", &mut record, usize::MAX).unwrap();
         assert_eq!(reading.failure.as_deref(), Some("error timeout: search took too long"));
     }
 }

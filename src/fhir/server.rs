@@ -32,7 +32,9 @@ pub struct FhirServerSettings {
     pub max_resources: usize,
     /// Allow `http://` servers other than on this machine (CDS Hooks requires https).
     pub allow_plain_http: bool,
-    http: reqwest::Client,
+    /// The HTTPS client; it cannot be built without the system's CA certificates, and then
+    /// every fetch is refused with the reason (412) instead of the service failing.
+    http: Result<reqwest::Client, String>,
 }
 
 impl Default for FhirServerSettings {
@@ -53,8 +55,24 @@ impl FhirServerSettings {
             .user_agent(concat!("advanced-therapy-cds/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default();
+            .map_err(|e| {
+                format!(
+                    "the HTTPS client cannot be set up ({}); are the system's CA certificates installed \
+                     (Debian: ca-certificates)?",
+                    describe_error(&e)
+                )
+            });
         FhirServerSettings { time_budget, max_pages, max_resources, allow_plain_http, http }
+    }
+
+    /// Why this service cannot fetch from FHIR servers at all, if it cannot (logged at start-up).
+    pub fn unavailable(&self) -> Option<&str> {
+        self.http.as_ref().err().map(String::as_str)
+    }
+
+    /// The moment by which everything of one call must have been fetched.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.time_budget
     }
 }
 
@@ -76,7 +94,8 @@ enum Failure {
 /// What one key's fetch brought.
 struct Fetched {
     key: &'static str,
-    bodies: Vec<String>,
+    /// Each page, with how many of its entries to read (the last may cross `max_resources`).
+    bodies: Vec<(String, usize)>,
     cut_short: Option<String>,
     failure: Option<Failure>,
 }
@@ -132,15 +151,16 @@ fn client(request: &CdsRequest<'_>, settings: &FhirServerSettings, base: Url) ->
         bearer.set_sensitive(true);
         request_settings = request_settings.header(AUTHORIZATION, bearer);
     }
+    let http = settings.http.clone().map_err(|why| DataError::Unavailable(format!("cannot use fhirServer: {why}")))?;
     Client::<FhirR4B>::builder()
         .base_url(base)
-        .client(settings.http.clone())
+        .client(http)
         .request_settings(request_settings)
         .build()
         .map_err(|e| DataError::Unavailable(format!("cannot use fhirServer: {e}")))
 }
 
-/// Fetch every key of `fetches` (in parallel, within the time budget) into the record.
+/// Fetch every key of `fetches` (in parallel, by the call's `deadline`) into the record.
 /// A refused token, or a Patient that cannot be had, is a 412; other failures leave the key
 /// incomplete and say so in the record's problems.
 pub(super) async fn fetch(
@@ -148,10 +168,10 @@ pub(super) async fn fetch(
     settings: &FhirServerSettings,
     fetches: Vec<Fetch>,
     record: &mut PatientRecord,
+    deadline: Instant,
 ) -> Result<(), DataError> {
     let base = base_url(request, settings)?;
     let client = client(request, settings, base.clone())?;
-    let deadline = Instant::now() + settings.time_budget;
     let results = futures_util::future::join_all(
         fetches.iter().map(|f| fetch_one(&client, &base, settings, f.key, &f.query, deadline)),
     )
@@ -178,7 +198,7 @@ pub(super) async fn fetch(
             }
             None => {}
         }
-        for body in &fetched.bodies {
+        for (body, keep) in &fetched.bodies {
             let raw: Box<RawValue> = match serde_json::from_str(body) {
                 Ok(raw) => raw,
                 Err(e) => {
@@ -189,7 +209,7 @@ pub(super) async fn fetch(
                     continue;
                 }
             };
-            let reading = read_key(fetched.key, &raw, patient_id, record)?;
+            let reading = read_key(fetched.key, &raw, patient_id, record, *keep)?;
             if let Some(failure) = reading.failure {
                 record.problems.push(RecordProblem::CutShort { key: fetched.key.to_string(), reason: failure });
             }
@@ -297,13 +317,20 @@ async fn fetch_one(
             break;
         }
         let (next, count) = next_link(&body);
-        resources += count;
-        fetched.bodies.push(body);
-        if resources > settings.max_resources {
-            fetched.cut_short = Some(format!("more than {} resources: the rest was not read", settings.max_resources));
+        let room = settings.max_resources - resources;
+        let cut = format!("more than {} resources: only the first {0} were read", settings.max_resources);
+        if count > room {
+            fetched.bodies.push((body, room));
+            fetched.cut_short = Some(cut);
             break;
         }
+        resources += count;
+        fetched.bodies.push((body, count));
         let Some(next) = next else { break };
+        if resources == settings.max_resources {
+            fetched.cut_short = Some(cut);
+            break;
+        }
         match Url::parse(&next).or_else(|_| base.join(&next)) {
             // The token goes to the EHR's own server only.
             Ok(n) if n.origin() == base.origin() => url = n,

@@ -156,6 +156,12 @@ fn metric_label(state: &AppState, path: &str) -> String {
     }
 }
 
+/// The service id for the log: one of ours, or `unknown` — a caller's path segment (which may
+/// hold line breaks or anything else) never reaches the log.
+fn logged_service<'a>(state: &AppState, service: &'a str) -> &'a str {
+    if state.advisor.knowledge.service(service).is_some() { service } else { "unknown" }
+}
+
 /// Name the authenticated EHR (its issuer; no patient data) in the current span.
 fn record_caller(req: &HttpRequest) {
     if let Some(caller) = req.extensions().get::<crate::auth::Caller>() {
@@ -237,7 +243,7 @@ async fn call_service(
     // Never patient data in a span: service, hook, hookInstance, counts and time only.
     let span = tracing::info_span!(
         "cds_call",
-        service = %service,
+        service = logged_service(&state, &service),
         issuer = field::Empty,
         hook = field::Empty,
         hook_instance = field::Empty,
@@ -296,7 +302,12 @@ async fn feedback(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let service = path.into_inner();
-    let span = tracing::info_span!("cds_feedback", service = %service, issuer = field::Empty, entries = field::Empty);
+    let span = tracing::info_span!(
+        "cds_feedback",
+        service = logged_service(&state, &service),
+        issuer = field::Empty,
+        entries = field::Empty
+    );
     async {
         record_caller(&req);
         let body = json_body(&req, payload, state.limits.max_body_bytes).await?;
@@ -311,7 +322,7 @@ async fn feedback(
             .map_err(|e| ApiError::Internal(format!("the feedback write failed: {e}")))?;
         stored.map_err(|e| {
             tracing::error!(error = %e, "feedback not stored");
-            ApiError::Internal("the feedback could not be stored; please send it again".into())
+            ApiError::Unavailable("the feedback could not be stored right now; please send it again".into())
         })?;
         tracing::info!("feedback stored");
         for (f, rule) in &entries {

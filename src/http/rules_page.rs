@@ -136,7 +136,7 @@ pub fn render(k: &Knowledge, jurisdiction: Jurisdiction) -> Markup {
                     table {
                         tr { th { "name" } th { "meaning" } th { "checks" } th { "source" } }
                         @for d in &k.definitions {
-                            tr id={ "def-" (d.key) } { td { code { (d.key) } } td { (d.description) } td { (criterion(k, &d.when)) } td { small { (d.source) } } }
+                            tr id={ "def-" (d.key) } { td { code { (d.key) } } td { (d.description) } td { (criterion(k, &d.when)) } td { small { (d.source) } @if d.unverified { " " span.unverified { "unverified" } } } }
                         }
                     }
                 }
@@ -247,7 +247,7 @@ fn rule_section(k: &Knowledge, rule: &Rule) -> Markup {
                         }
                         td { (r.label.en) br; (r.label.nl) @if let Some(a) = &r.advice { br; small { (a.en) } } }
                         td { (criterion(k, &r.when)) }
-                        td { small { (r.source) } }
+                        td { small { (r.source) } @if r.unverified { " " span.unverified { "unverified" } } }
                     }
                 }
             }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::knowledge::spec::OutrankText;
 use crate::vocabulary::DrugId;
 
 /// Index of a code system in `systems.toml`.
@@ -86,8 +87,10 @@ pub struct CodeIndex {
     longest_phrase: usize,
     /// Drug recognition order of systems (ATC, RxNorm, SNOMED CT): lower is tried first.
     drug_priority: Vec<u8>,
-    /// Systems whose codes make a medication's text irrelevant to its value sets.
-    codes_outrank_text: Vec<bool>,
+    /// Per system: when its codes make a medication's text irrelevant to its value sets.
+    codes_outrank_text: Vec<OutrankText>,
+    /// The value sets that list each of the seven drugs (by `DrugId`).
+    drug_value_sets: Vec<ValueSetMask>,
 }
 
 impl CodeIndex {
@@ -98,17 +101,39 @@ impl CodeIndex {
         }
         self.systems.push(SystemIndex { icd_normalized, ..Default::default() });
         self.drug_priority.push(u8::MAX);
-        self.codes_outrank_text.push(false);
+        self.codes_outrank_text.push(OutrankText::Never);
         id
     }
 
-    pub(crate) fn set_codes_outrank_text(&mut self, system: SystemId) {
-        self.codes_outrank_text[system.0 as usize] = true;
+    pub(crate) fn set_codes_outrank_text(&mut self, system: SystemId, mode: OutrankText) {
+        self.codes_outrank_text[system.0 as usize] = mode;
     }
 
-    /// Whether a coding in this system settles what a medication is, so its text is not read.
-    pub fn codes_outrank_text(&self, system_uri: &str) -> bool {
-        self.system(system_uri).is_some_and(|s| self.codes_outrank_text[s.0 as usize])
+    /// Whether this coding settles what a medication is, so its text is not read for classes.
+    pub fn code_outranks_text(&self, system_uri: &str, code: &str) -> bool {
+        let Some(system) = self.system(system_uri) else { return false };
+        match self.codes_outrank_text[system.0 as usize] {
+            OutrankText::Never => false,
+            OutrankText::Always => true,
+            OutrankText::WhenKnown => {
+                let index = &self.systems[system.0 as usize];
+                index.exact.contains_key(normalize(code, index.icd_normalized).as_str())
+            }
+        }
+    }
+
+    pub(crate) fn add_drug_to_value_set(&mut self, drug: DrugId, value_set: ValueSetId) {
+        let i = drug.0 as usize;
+        if self.drug_value_sets.len() <= i {
+            self.drug_value_sets.resize(i + 1, ValueSetMask::default());
+        }
+        self.drug_value_sets[i].insert(value_set);
+    }
+
+    /// The value sets that list this drug (the immunosuppressants a JAK inhibitor must not be
+    /// combined with, the earlier advanced therapies, …).
+    pub fn value_sets_of_drug(&self, drug: DrugId) -> ValueSetMask {
+        self.drug_value_sets.get(drug.0 as usize).copied().unwrap_or_default()
     }
 
     pub(crate) fn set_drug_priority(&mut self, system: SystemId, priority: u8) {

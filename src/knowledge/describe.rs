@@ -115,6 +115,7 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
         Criterion::Indication(v) => format!("the order is for {}", vs(k, *v)),
         Criterion::Dose { mg, per_day } => format!("the ordered dose is {mg} mg, {per_day} times a day"),
         Criterion::DoseUnreadable => "the ordered dose cannot be read".into(),
+        Criterion::DoseMissing => "the order gives no dose".into(),
         Criterion::DoseRead => "the ordered dose can be read".into(),
         Criterion::WeeksOnDrug { more_than } => {
             format!("more than {more_than} weeks since the first order of the ordered drug")

@@ -158,9 +158,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             }
         };
         let id = codes.add_system(&spec.uris, icd);
-        if spec.codes_outrank_text {
-            codes.set_codes_outrank_text(id);
-        }
+        codes.set_codes_outrank_text(id, spec.codes_outrank_text);
         system_ids.insert(name.clone(), id);
         system_uris.insert(name.clone(), spec.canonical.clone());
     }
@@ -284,6 +282,11 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             for drug in &spec.drugs {
                 match drugs.drugs.get(drug) {
                     Some(d) => {
+                        // However the drug is recognised (a product code not listed here, its
+                        // name), it belongs to this value set.
+                        if let Some(drug_id) = drug_keys.get(drug.as_str()) {
+                            codes.add_drug_to_value_set(*drug_id, id);
+                        }
                         for code in &d.codes {
                             if let Some(sid) = system_ids.get(&code.system) {
                                 codes.add_code(*sid, &code.code, Some(id), None);
@@ -369,12 +372,18 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         // Compile once on its own so that an unused broken definition is still reported.
         let mut stack = vec![name.clone()];
         match ctx.compile(&def.when, &mut stack) {
-            Ok(when) => compiled_definitions.push(Definition {
-                key: name.clone(),
-                description: def.description.clone(),
-                source: def.source.clone(),
-                when,
-            }),
+            Ok(when) => {
+                if def.unverified {
+                    unverified.push(format!("definitions.toml: definition `{name}`"));
+                }
+                compiled_definitions.push(Definition {
+                    key: name.clone(),
+                    description: def.description.clone(),
+                    source: def.source.clone(),
+                    when,
+                    unverified: def.unverified,
+                })
+            }
             Err(message) => l.error("definitions.toml", format!("definition `{name}`"), message),
         }
     }
@@ -500,7 +509,11 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 Some(localized(&mut l, file, &r_entry, "advice", &reason.advice))
             };
             let reason_suggest = drug_set(&mut l, file, &r_entry, &reason.suggest, &drug_keys, &drug_list);
+            if reason.unverified {
+                unverified.push(format!("{file}: {r_entry}"));
+            }
             reasons.push(Reason {
+                unverified: reason.unverified,
                 id: reason.id.clone(),
                 when,
                 source: reason.source.clone(),
@@ -929,6 +942,7 @@ impl CompileContext<'_> {
             CriterionSpec::OrderUnreadable(true) => Criterion::OrderUnreadable,
             CriterionSpec::NewStart(true) => Criterion::NewStart,
             CriterionSpec::DoseUnreadable(true) => Criterion::DoseUnreadable,
+            CriterionSpec::DoseMissing(true) => Criterion::DoseMissing,
             CriterionSpec::DoseRead(true) => Criterion::DoseRead,
             CriterionSpec::WeeksOnDrug(w) => Criterion::WeeksOnDrug { more_than: w.more_than },
             CriterionSpec::PreviouslyOnDose(d) => Criterion::PreviouslyOnDose { mg: d.mg, per_day: d.per_day },
@@ -968,6 +982,7 @@ impl CompileContext<'_> {
             | CriterionSpec::OrderUnreadable(false)
             | CriterionSpec::NewStart(false)
             | CriterionSpec::DoseUnreadable(false)
+            | CriterionSpec::DoseMissing(false)
             | CriterionSpec::DoseRead(false) => {
                 return Err("write `= true`, or use `not`".into());
             }

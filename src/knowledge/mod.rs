@@ -240,6 +240,7 @@ pub enum Criterion {
     Indication(ValueSetId),
     Dose { mg: f64, per_day: f64 },
     DoseUnreadable,
+    DoseMissing,
     DoseRead,
     OrderedDrug(DrugSet),
     WeeksOnDrug { more_than: u32 },
@@ -272,6 +273,7 @@ pub struct Reason {
     pub show_evidence: bool,
     /// Candidate alternatives not suggested while this reason holds for them.
     pub withholds_alternative: DrugSet,
+    pub unverified: bool,
 }
 
 /// Advice for one drug on a rule's card, with its source.
@@ -331,6 +333,7 @@ pub struct Definition {
     pub description: String,
     pub source: String,
     pub when: Criterion,
+    pub unverified: bool,
 }
 
 /// Everything the service knows, checked and indexed.

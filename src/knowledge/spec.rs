@@ -87,8 +87,47 @@ pub struct SystemSpec {
     /// A medication or vaccine coded in this system is read from its codes alone: its free text
     /// is not searched for names (a topical tacrolimus coded by ATC is not "tacrolimus").
     #[serde(default)]
-    pub codes_outrank_text: bool,
+    pub codes_outrank_text: OutrankText,
     pub source: String,
+}
+
+/// When a code in a system settles what a medication or vaccine is, so that its text is not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(from = "OutrankSetting")]
+pub enum OutrankText {
+    /// Never: the text is read too.
+    #[default]
+    Never,
+    /// Any code: the value sets cover the system's classes completely (ATC, CVX), so a code
+    /// they do not list is not in those classes.
+    Always,
+    /// Only a code the knowledge lists: the value sets list a few of the system's codes for a
+    /// concept (RxNorm ingredients, not its thousands of product codes), so an unlisted code
+    /// says nothing and the text is read.
+    WhenKnown,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OutrankSetting {
+    Flag(bool),
+    Mode(OutrankMode),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum OutrankMode {
+    WhenKnown,
+}
+
+impl From<OutrankSetting> for OutrankText {
+    fn from(s: OutrankSetting) -> Self {
+        match s {
+            OutrankSetting::Flag(false) => OutrankText::Never,
+            OutrankSetting::Flag(true) => OutrankText::Always,
+            OutrankSetting::Mode(OutrankMode::WhenKnown) => OutrankText::WhenKnown,
+        }
+    }
 }
 
 /// `drugs.toml`: the seven drugs this service knows.
@@ -182,6 +221,9 @@ pub struct DefinitionSpec {
     pub description: String,
     pub source: String,
     pub when: CriterionSpec,
+    /// A clinical fact not (yet) checked in its source.
+    #[serde(default)]
+    pub unverified: bool,
 }
 
 /// `rules/<id>.toml`: one rule of the catalogue.
@@ -273,6 +315,9 @@ pub struct ReasonSpec {
     /// for them: the missing data feeds one of their ↓/↓↓ checks.
     #[serde(default)]
     pub withholds_alternative: Vec<String>,
+    /// A clinical fact (a threshold, a dose) not (yet) checked in its source.
+    #[serde(default)]
+    pub unverified: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,6 +377,8 @@ pub enum CriterionSpec {
     Dose(DoseSpec),
     /// The order's dose could not be read.
     DoseUnreadable(bool),
+    /// The order gives no dose at all.
+    DoseMissing(bool),
     /// The order's dose could be read (its evidence shows it).
     DoseRead(bool),
     /// The ordered drug is one of these drugs or classes.

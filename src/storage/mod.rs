@@ -87,6 +87,8 @@ impl Store {
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            // A database that is down is reported within seconds (503), not after sqlx's 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

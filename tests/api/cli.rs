@@ -119,6 +119,42 @@ async fn served_requests_are_logged_without_patient_data() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 422);
+    // Without prefetch, from a FHIR server: the token and the query URLs (they name the
+    // patient) stay out of the log, even at debug level.
+    let request = fixture_json("requests/baricitinib-pregnant.json");
+    let ehr = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/fhir/Patient/pat-008"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(&request["prefetch"]["patient"]))
+        .mount(&ehr)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"resourceType": "Bundle", "type": "searchset", "entry": []})),
+        )
+        .mount(&ehr)
+        .await;
+    let token = "log-test-token-7d1e";
+    let body = crate::support::without_prefetch(&request, &format!("{}/fhir", ehr.uri()), token);
+    let resp = client
+        .post(format!("http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!ehr.received_requests().await.unwrap().is_empty(), "the record was fetched");
+    // A path segment with a line break cannot forge a log line.
+    let resp = client
+        .post(format!("http://127.0.0.1:{port}/cds-services/x%0Aforged-line"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -140,6 +176,9 @@ async fn served_requests_are_logged_without_patient_data() {
         }
     }
     assert!(!log.contains("pat-999-secret"));
+    assert!(!log.contains(token), "the FHIR token is never logged:\n{log}");
+    assert!(!log.contains("/fhir/"), "no FHIR query URL in the log:\n{log}");
+    assert!(!log.contains("forged-line"), "the caller's path stays out of the log:\n{log}");
 }
 
 #[test]

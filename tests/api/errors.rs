@@ -250,3 +250,19 @@ async fn an_order_whose_medication_cannot_be_resolved_is_412_not_silence() {
     assert!(message.contains("Medication/unknown-42") && message.contains("cannot tell"), "{message}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn dates_at_the_edge_of_the_calendar_are_read_not_crashed_on() {
+    // 9999-12-31T23:00-05:00 is in the year 10000 in UTC: valid FHIR, no valid UTC day.
+    let app = TestApp::start().await;
+    let mut v = valid();
+    v["prefetch"]["conditions"]["entry"][0]["resource"]["onsetDateTime"] = json!("9999-12-31T23:00:00-05:00");
+    let obs = &mut v["prefetch"]["observations"]["entry"][0]["resource"];
+    obs.as_object_mut().unwrap().remove("effectiveDateTime");
+    obs["issued"] = json!("9999-12-31T23:30:00.000-05:00");
+    let resp = app.post_json(&format!("/cds-services/{SELECT}"), &serde_json::to_vec(&v).unwrap(), None).await;
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert!(!answer["cards"].as_array().unwrap().is_empty(), "{answer}");
+    app.stop().await;
+}

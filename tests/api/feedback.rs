@@ -107,6 +107,15 @@ async fn invalid_feedback_is_refused_with_the_reason() {
             json!({"feedback": [{"card": "c", "outcome": "overridden", "overrideReason": {"reason": {"code": "x"}}, "outcomeTimestamp": "2026-11-28T10:00:00Z"}]}),
             "`code` and `system`",
         ),
+        // Valid JSON that no text column takes (PostgreSQL refuses NUL): a 400, never a 500.
+        (
+            json!({"feedback": [{"card": "c\u{0}", "outcome": "overridden", "overrideReason": {"userComment": "x"}, "outcomeTimestamp": "2026-11-28T10:00:00Z"}]}),
+            "`card` holds a control character",
+        ),
+        (
+            json!({"feedback": [{"card": "c", "outcome": "overridden", "overrideReason": {"userComment": "nee\u{0}"}, "outcomeTimestamp": "2026-11-28T10:00:00Z"}]}),
+            "`overrideReason.userComment` holds a control character",
+        ),
     ];
     for (body, needle) in cases {
         let (status, text) = post_feedback(&app, &body).await;

@@ -23,13 +23,18 @@ fn fhir_json(body: &Value) -> ResponseTemplate {
 
 /// A mock EHR serving one fixture's prefetch as FHIR reads and searches.
 async fn mock_ehr(request: &Value) -> MockServer {
+    mock_ehr_answering_after(request, Duration::ZERO).await
+}
+
+/// The same, each read and search of the patient's data answered after `delay`.
+async fn mock_ehr_answering_after(request: &Value, delay: Duration) -> MockServer {
     let server = MockServer::start().await;
     let patient_id = request["context"]["patientId"].as_str().unwrap();
     let prefetch = &request["prefetch"];
     Mock::given(method("GET"))
         .and(path(format!("/fhir/Patient/{patient_id}")))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .respond_with(fhir_json(&prefetch["patient"]))
+        .respond_with(fhir_json(&prefetch["patient"]).set_delay(delay))
         .mount(&server)
         .await;
     for (resource, key) in [
@@ -42,7 +47,7 @@ async fn mock_ehr(request: &Value) -> MockServer {
             .and(path(format!("/fhir/{resource}")))
             .and(query_param("patient", patient_id))
             .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-            .respond_with(fhir_json(&prefetch[key]))
+            .respond_with(fhir_json(&prefetch[key]).set_delay(delay))
             .mount(&server)
             .await;
     }
@@ -56,14 +61,25 @@ async fn mock_ehr(request: &Value) -> MockServer {
     server
 }
 
+/// The mock EHR of `request`, with the resource at `at` answered by `response` instead.
+async fn ehr_with(request: &Value, at: impl Into<String>, response: ResponseTemplate) -> MockServer {
+    let ehr = mock_ehr(request).await;
+    Mock::given(method("GET")).and(path(at.into())).respond_with(response).with_priority(1).mount(&ehr).await;
+    ehr
+}
+
 fn without_prefetch(request: &Value, fhir_server: &str) -> Vec<u8> {
     crate::support::without_prefetch(request, fhir_server, TOKEN)
 }
 
 async fn app_with(budget_ms: u64, max_pages: usize) -> TestApp {
+    app_with_bounds(budget_ms, max_pages, 5000).await
+}
+
+async fn app_with_bounds(budget_ms: u64, max_pages: usize, max_resources: usize) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let s = Settings {
-        fhir: FhirServerSettings::new(Duration::from_millis(budget_ms), max_pages, 5000, false),
+        fhir: FhirServerSettings::new(Duration::from_millis(budget_ms), max_pages, max_resources, false),
         ..settings(dir.path())
     };
     // The temp dir is removed when `dir` drops; the store has its file open by then.
@@ -72,6 +88,22 @@ async fn app_with(budget_ms: u64, max_pages: usize) -> TestApp {
 }
 
 const CASE: &str = "requests/baricitinib-pregnant.json";
+
+/// A 412 whose message says `needle`.
+fn assert_412(status: u16, answer: &Value, needle: &str) {
+    assert_eq!(status, 412, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains(needle), "{answer}");
+}
+
+/// The answer's `data.unchecked` card (the test fails without one).
+fn unchecked_card(answer: &Value) -> &Value {
+    answer["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
+        .expect("a data.unchecked card")
+}
 
 #[tokio::test]
 async fn no_prefetch_fetches_everything_with_the_bearer_token_and_gives_the_same_cards() {
@@ -137,8 +169,7 @@ async fn a_server_that_is_down_gives_412() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (status, answer) =
         app.call(SELECT, &without_prefetch(&fixture_json(CASE), &format!("http://127.0.0.1:{port}/fhir"))).await;
-    assert_eq!(status, 412, "{answer}");
-    assert!(answer["message"].as_str().unwrap().contains("could not be reached"), "{answer}");
+    assert_412(status, &answer, "could not be reached");
     app.stop().await;
 }
 
@@ -161,6 +192,59 @@ async fn a_401_gives_412_with_the_servers_own_message() {
 }
 
 #[tokio::test]
+async fn a_403_or_a_failing_patient_read_gives_412() {
+    let app = app_with(2000, 20).await;
+    let request = fixture_json(CASE);
+    let ehr = ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(403).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "scope does not cover Condition"}]}))).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 412, "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("`conditions`") && message.contains("403") && message.contains("scope does not cover"),
+        "{message}"
+    );
+
+    // The Patient read fails with 500: without the Patient nothing can be checked.
+    let ehr = ehr_with(&request, "/fhir/Patient/pat-008", ResponseTemplate::new(500)).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_412(status, &answer, "Patient could not be fetched");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_keys_are_fetched_in_parallel_within_one_budget() {
+    // Every search takes 600 ms and the budget is 1000 ms: one after the other they could not
+    // all arrive, side by side they do.
+    let app = app_with(1000, 20).await;
+    let request = fixture_json(CASE);
+    let ehr = mock_ehr_answering_after(&request, Duration::from_millis(600)).await;
+    let started = std::time::Instant::now();
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(rules_of(&answer), vec![("jak.pregnancy".to_string(), "critical".to_string())], "nothing was cut");
+    assert!(started.elapsed() < Duration::from_millis(1500), "answered after {:?}", started.elapsed());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_search_over_the_resource_bound_is_cut_and_says_so() {
+    let request = fixture_json(CASE);
+    let observations = request["prefetch"]["observations"]["entry"].as_array().unwrap().len();
+    assert!(observations > 2, "the case has {observations} observations");
+    let app = app_with_bounds(2000, 20, 2).await;
+    let ehr = mock_ehr(&request).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    let unchecked = unchecked_card(&answer);
+    let detail = unchecked["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("'observations' is incomplete: more than 2 resources: only the first 2 were read"),
+        "{detail}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_missing_patient_is_412_and_a_failing_search_is_a_partial_answer_that_says_so() {
     let app = app_with(2000, 20).await;
     let request = fixture_json(CASE);
@@ -171,27 +255,15 @@ async fn a_missing_patient_is_412_and_a_failing_search_is_a_partial_answer_that_
         .mount(&ehr)
         .await;
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
-    assert_eq!(status, 412, "{answer}");
-    assert!(answer["message"].as_str().unwrap().contains("no such Patient"), "{answer}");
+    assert_412(status, &answer, "no such Patient");
 
     // Conditions fail with 503; everything else is there.
-    let ehr = mock_ehr(&request).await;
-    Mock::given(method("GET"))
-        .and(path("/fhir/Condition"))
-        .respond_with(ResponseTemplate::new(503))
-        .with_priority(1)
-        .mount(&ehr)
-        .await;
+    let ehr = ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(503)).await;
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
     assert_eq!(status, 200, "{answer}");
     let rules = rules_of(&answer);
     assert!(rules.contains(&("jak.pregnancy".to_string(), "critical".to_string())), "{rules:?}");
-    let unchecked = answer["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
-        .expect("data.unchecked");
+    let unchecked = unchecked_card(&answer);
     assert!(
         unchecked["detail"].as_str().unwrap().contains("'conditions' is incomplete: the FHIR server answered 503"),
         "{unchecked}"
@@ -204,40 +276,32 @@ async fn a_slow_server_is_cut_at_the_time_budget() {
     let app = app_with(500, 20).await;
     let request = fixture_json(CASE);
     // Observations take 3 s: the answer comes within the budget, listing what it lacks.
-    let ehr = mock_ehr(&request).await;
-    Mock::given(method("GET"))
-        .and(path("/fhir/Observation"))
-        .respond_with(fhir_json(&request["prefetch"]["observations"]).set_delay(Duration::from_secs(3)))
-        .with_priority(1)
-        .mount(&ehr)
-        .await;
+    let ehr = ehr_with(
+        &request,
+        "/fhir/Observation",
+        fhir_json(&request["prefetch"]["observations"]).set_delay(Duration::from_secs(3)),
+    )
+    .await;
     let started = std::time::Instant::now();
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
     let elapsed = started.elapsed();
     assert_eq!(status, 200, "{answer}");
     assert!(elapsed < Duration::from_millis(2500), "answered after {elapsed:?}");
-    let unchecked = answer["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
-        .expect("data.unchecked");
+    let unchecked = unchecked_card(&answer);
     let detail = unchecked["detail"].as_str().unwrap();
     assert!(detail.contains("'observations' is incomplete") && detail.contains("500 ms budget"), "{detail}");
     // Without the observations the pregnancy is not known: no jak.pregnancy, and the gap is named.
     assert!(detail.contains("no pregnancy status in the last 9 months"), "{detail}");
 
     // A slow Patient: 412.
-    let ehr = mock_ehr(&request).await;
-    Mock::given(method("GET"))
-        .and(path("/fhir/Patient/pat-008"))
-        .respond_with(fhir_json(&request["prefetch"]["patient"]).set_delay(Duration::from_secs(3)))
-        .with_priority(1)
-        .mount(&ehr)
-        .await;
+    let ehr = ehr_with(
+        &request,
+        "/fhir/Patient/pat-008",
+        fhir_json(&request["prefetch"]["patient"]).set_delay(Duration::from_secs(3)),
+    )
+    .await;
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
-    assert_eq!(status, 412, "{answer}");
-    assert!(answer["message"].as_str().unwrap().contains("budget"), "{answer}");
+    assert_412(status, &answer, "budget");
     app.stop().await;
 }
 
@@ -311,12 +375,7 @@ async fn every_page_of_a_search_is_read_within_its_bounds() {
     let ehr = paged_ehr(&request).await;
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
     assert_eq!(status, 200, "{answer}");
-    let unchecked = answer["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
-        .expect("data.unchecked");
+    let unchecked = unchecked_card(&answer);
     assert!(unchecked["detail"].as_str().unwrap().contains("more than 2 pages"), "{unchecked}");
     assert!(!rules_of(&answer).contains(&("jak.pregnancy".to_string(), "critical".to_string())));
     app.stop().await;
@@ -339,16 +398,10 @@ async fn a_next_page_on_another_server_is_not_followed_and_http_elsewhere_is_ref
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
     assert_eq!(status, 200, "{answer}");
     assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the token never goes to another server");
-    let unchecked = answer["cards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["source"]["topic"]["code"] == "data.unchecked")
-        .expect("data.unchecked");
+    let unchecked = unchecked_card(&answer);
     assert!(unchecked["detail"].as_str().unwrap().contains("another server"), "{unchecked}");
 
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, "http://fhir.example.org/r4")).await;
-    assert_eq!(status, 412, "{answer}");
-    assert!(answer["message"].as_str().unwrap().contains("https"), "{answer}");
+    assert_412(status, &answer, "https");
     app.stop().await;
 }

@@ -160,6 +160,13 @@ async fn feedback_is_stored_and_summarised_in_postgresql() {
         json!([{"rule_id": "jak.restricted-population", "outcome": "accepted", "count": 3}]),
         "{summary}"
     );
+    // The database goes down: not ready, and feedback is refused with 503 (send again), not lost
+    // silently and not a 500.
+    drop(pg);
+    let ready = other.client.get(other.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let feedback_url = other.url(&format!("/cds-services/{SELECT}/feedback"));
+    assert_eq!(post_json_to(&other.client, &feedback_url, feedback(&card)).await, 503);
     other.stop().await;
 }
 

@@ -19,15 +19,33 @@ async fn the_rules_page_shows_every_rule_reason_text_value_set_and_drug() {
         for text in [&rule.title.en, &rule.title.nl] {
             assert!(page.contains(&escape(text)), "{}: title {text:?}", rule.id);
         }
+        // What the card says, in both languages: summary, advice, per-drug advice.
+        for text in [&rule.summary.en, &rule.summary.nl, &rule.advice.en, &rule.advice.nl] {
+            assert!(page.contains(&escape(text)), "{}: text {text:?}", rule.id);
+        }
+        for advice in rule.drug_advice.values() {
+            for text in [&advice.text.en, &advice.text.nl, &advice.source] {
+                assert!(page.contains(&escape(text)), "{}: drug advice {text:?}", rule.id);
+            }
+        }
         for reason in &rule.reasons {
             assert!(page.contains(&format!("id=\"{}--{}\"", rule.id, reason.id)), "{} reason {}", rule.id, reason.id);
-            assert!(page.contains(&escape(&reason.label.nl)), "{} reason {} Dutch label", rule.id, reason.id);
+            for text in [&reason.label.en, &reason.label.nl, &reason.source] {
+                assert!(page.contains(&escape(text)), "{} reason {}: {text:?}", rule.id, reason.id);
+            }
         }
         assert!(page.contains(&escape(&rule.source)), "{} source", rule.id);
     }
     for vs in &k.value_sets {
         assert!(page.contains(&format!("id=\"vs-{}\"", vs.key)), "value set {}", vs.key);
+        assert!(page.contains(&escape(&vs.source)), "value set {} source", vs.key);
     }
+    // Every entry marked unverified is marked so on the page.
+    assert!(
+        page.matches("class=\"unverified\"").count() >= k.unverified.len(),
+        "{} unverified entries, fewer marks on the page",
+        k.unverified.len()
+    );
     for d in &k.drugs {
         assert!(page.contains(&format!("id=\"drug-{}\"", d.key)), "drug {}", d.key);
     }
