@@ -11,6 +11,11 @@ use advanced_therapy_cds::startup::{Application, load_knowledge};
 use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc: the FHIR types of a request are many small allocations, made and freed together
+/// (see README, "Performance").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "advanced-therapy-cds",

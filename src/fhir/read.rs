@@ -117,8 +117,9 @@ struct WireBundle<'a> {
 struct WireEntry<'a> {
     #[serde(borrow)]
     resource: Option<&'a RawValue>,
-    #[serde(rename = "fullUrl")]
-    full_url: Option<String>,
+    /// Borrowed: read for every entry, needed only in messages.
+    #[serde(rename = "fullUrl", borrow)]
+    full_url: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -213,7 +214,7 @@ pub fn read_key(
                 let Some(resource) = entry.resource else {
                     continue;
                 };
-                let place = || entry.full_url.clone().unwrap_or_else(|| format!("entry[{i}]"));
+                let place = || entry.full_url.as_deref().map_or_else(|| format!("entry[{i}]"), str::to_string);
                 if read_resource(key, resource, place, patient_id, record)? {
                     reading.resources += 1;
                 }
@@ -389,7 +390,7 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
         }
         let reference = match &entry_peek.id {
             Some(id) => format!("{kind}/{id}"),
-            None => entry.full_url.clone().unwrap_or_else(|| format!("{kind}/#{i}")),
+            None => entry.full_url.as_deref().map_or_else(|| format!("{kind}/#{i}"), str::to_string),
         };
         let content = match kind {
             // A Medication that an order's medicationReference points to.

@@ -1,10 +1,13 @@
 //! Terminology lookups: which value sets (and which of the seven drugs) a coding or a text
 //! belongs to. Everything is hashed once at start-up; a lookup never scans a list.
 
-use std::collections::HashMap;
-
 use crate::knowledge::spec::OutrankText;
 use crate::vocabulary::DrugId;
+
+/// Every coding and word of a request is looked up here: a fast hash (foldhash, randomly
+/// seeded) rather than SipHash. The tables are filled from the knowledge only, never from
+/// requests, so there is nothing for a caller to flood.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Index of a code system in `systems.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Load test (issue 8): the release service against a bare actix-web baseline, in one run on
+# this machine, with the typical-patient order-select request (bench/typical.json: one
+# baricitinib order, 20 conditions, 10 medications, 50 observations, full prefetch).
+#
+#   bench/load.sh                      # 10 s per run at 1, 8, 32 and 128 connections
+#   DURATION=30 CONNECTIONS="32" bench/load.sh
+#
+# For each connection count it runs wrk (a fixed duration, a bounded number of connections, a
+# 2 s warm-up first) against the baseline (bench/baseline: parses the same JSON body into a
+# serde_json::Value and answers one fixed card, on the system allocator), the same baseline
+# built with the service's allocator (mimalloc), and the service, and prints throughput,
+# p50/p99/p99.9 latency and peak RSS of each, and the service/baseline ratios. All listen on
+# 127.0.0.1 with the same number of worker threads; the load generator shares the machine's
+# cores with them, so compare the rows, don't quote the absolutes. Before the load it times the
+# service's start-up (exec to a ready /health/ready).
+#
+# Needs wrk (installed here from Debian's packages when missing and run as root), curl and
+# python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-"1 8 32 128"}
+REQUEST=${REQUEST:-bench/typical.json}
+WORKERS=${WORKERS:-2}
+SERVICE_ID=advanced-therapy-order-select
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "load.sh: installing wrk from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else
+    echo "load.sh: wrk is missing; install it (Debian: apt-get install wrk)" >&2
+    exit 1
+  fi
+fi
+
+WORK=$(mktemp -d)
+cleanup() {
+  kill "${SVC_PID:-}" "${BASE_PID:-}" "${MI_PID:-}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "building the release service and the baselines ..." >&2
+cargo build --release --quiet --bin advanced-therapy-cds
+cargo build --release --quiet -p atcds-load-baseline
+cp target/release/atcds-load-baseline "$WORK/baseline"
+cargo build --release --quiet -p atcds-load-baseline --features mimalloc
+cp target/release/atcds-load-baseline "$WORK/baseline-mimalloc"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Start-up: from exec to the first 200 of /health/ready (knowledge loaded and validated,
+# SQLite created and migrated, listening), 5 starts on a fresh data directory each.
+python3 - "$WORK" <<'PY'
+import http.client, pathlib, socket, statistics, subprocess, sys, time
+work = pathlib.Path(sys.argv[1])
+times = []
+for n in range(5):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    started = time.perf_counter()
+    svc = subprocess.Popen(["target/release/advanced-therapy-cds", "serve", "--bind", f"127.0.0.1:{port}",
+                            "--data-dir", str(work / f"start-{n}")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if svc.poll() is not None:
+                sys.exit(f"load.sh: the service exited with {svc.returncode} during start-up")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/health/ready")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.001)
+        times.append((time.perf_counter() - started) * 1000)
+    finally:
+        svc.terminate(); svc.wait()
+print(f"start-up to ready: median {statistics.median(times):.0f} ms, max {max(times):.0f} ms (5 starts, fresh SQLite each)")
+PY
+
+SVC_PORT=$(port)
+BASE_PORT=$(port)
+MI_PORT=$(port)
+target/release/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
+  --data-dir "$WORK/data" --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
+SVC_PID=$!
+"$WORK/baseline" --serve "$BASE_PORT" --workers "$WORKERS" >"$WORK/baseline.log" 2>&1 &
+BASE_PID=$!
+"$WORK/baseline-mimalloc" --serve "$MI_PORT" --workers "$WORKERS" >"$WORK/baseline-mimalloc.log" 2>&1 &
+MI_PID=$!
+
+SVC_URL="http://127.0.0.1:$SVC_PORT/cds-services/$SERVICE_ID"
+BASE_URL="http://127.0.0.1:$BASE_PORT/cds-services/$SERVICE_ID"
+MI_URL="http://127.0.0.1:$MI_PORT/cds-services/$SERVICE_ID"
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$SVC_PORT/health/ready" >/dev/null 2>&1 &&
+    curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" 2>/dev/null &&
+    curl -s -o /dev/null "http://127.0.0.1:$MI_PORT/" 2>/dev/null && break
+  sleep 0.1
+done
+
+# Both must answer the request with cards before they are loaded; the load then counts every
+# answer that is not 2xx as an error.
+for url in "$BASE_URL" "$MI_URL" "$SVC_URL"; do
+  curl -s -H 'Content-Type: application/json' --data-binary @"$REQUEST" -o "$WORK/answer.json" -w '%{http_code}' "$url" >"$WORK/status"
+  python3 - "$url" "$(cat "$WORK/status")" "$WORK/answer.json" <<'PY'
+import json, sys
+url, status, path = sys.argv[1:]
+cards = json.load(open(path)).get("cards", []) if status == "200" else None
+if not cards:
+    sys.exit(f"load.sh: {url} answered {status} without cards: {open(path).read()[:300]}")
+print(f"{url}: 200, {len(cards)} card(s): " + ", ".join(c["source"]["topic"]["code"] for c in cards), file=sys.stderr)
+PY
+done
+
+rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+
+run() { # name pid url connections
+  local threads=$(($4 < 2 ? 1 : 2))
+  BODY_FILE=$REQUEST wrk -t"$threads" -c"$4" -d"${WARMUP}s" --timeout 10s -s bench/post.lua "$3" >/dev/null
+  reset_peak "$2"
+  local out
+  out=$(BODY_FILE=$REQUEST wrk -t"$threads" -c"$4" -d"${DURATION}s" --timeout 10s -s bench/post.lua "$3")
+  echo "$1 $4 $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) rss_kib=$(rss_kib "$2")" >>"$WORK/results"
+  echo "  $1 at $4 connections: done" >&2
+}
+
+echo "load: ${DURATION}s per run (after ${WARMUP}s warm-up), $WORKERS workers each, request $REQUEST ($(wc -c <"$REQUEST") bytes)" >&2
+for c in $CONNECTIONS; do
+  run baseline "$BASE_PID" "$BASE_URL" "$c"
+  run baseline+mimalloc "$MI_PID" "$MI_URL" "$c"
+  run service "$SVC_PID" "$SVC_URL" "$c"
+done
+
+python3 - "$WORK/results" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, conns, *fields = line.split()
+    rows[(name, int(conns))] = {k: float(v) for k, v in (f.split("=") for f in fields)}
+order = {"baseline": 0, "baseline+mimalloc": 1, "service": 2}
+print(f"| connections | server            | req/s   | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |")
+print(f"|---|---|---|---|---|---|---|---|")
+for (name, conns), r in sorted(rows.items(), key=lambda kv: (kv[0][1], order[kv[0][0]])):
+    rps = r["requests"] / r["seconds"]
+    print(f"| {conns:>11} | {name:<17} | {rps:7.0f} | {r['p50_us']/1000:6.2f} | {r['p99_us']/1000:6.2f} | "
+          f"{r['p999_us']/1000:8.2f} | {r['rss_kib']/1024:12.1f} | {int(r['errors'] + r['non2xx']):>6} |")
+for base in ("baseline", "baseline+mimalloc"):
+    print()
+    print(f"service / {base}: throughput, p99 latency")
+    for conns in sorted({c for _, c in rows}):
+        s, b = rows.get(("service", conns)), rows.get((base, conns))
+        if s and b:
+            print(f"  {conns:>3} connections: throughput {100 * (s['requests']/s['seconds']) / (b['requests']/b['seconds']):5.1f} %, "
+                  f"p99 {s['p99_us'] / b['p99_us']:4.2f} x")
+errors = sum(r["errors"] + r["non2xx"] for r in rows.values())
+if errors:
+    sys.exit(f"load.sh: {int(errors)} request(s) failed or were not 2xx")
+PY

@@ -1,0 +1,116 @@
+//! `cargo bench --bench engine`: one order-select call with a baricitinib order, for a typical
+//! patient (20 conditions, 10 medications, 50 observations) and a heavy one (500 conditions,
+//! 200 medications, 2,000 observations, 100 immunizations) — bench/make_requests.py writes
+//! both — through the whole pipeline (JSON → record → facts → findings → cards) and through the
+//! engine and card rendering alone; and the start-up load of the knowledge.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use advanced_therapy_cds::advice::Advisor;
+use advanced_therapy_cds::cards::{self, CardContext};
+use advanced_therapy_cds::engine::Engine;
+use advanced_therapy_cds::facts::{self, PatientFacts};
+use advanced_therapy_cds::fhir::{self, DraftOrders, FhirServerSettings, PatientRecord};
+use advanced_therapy_cds::knowledge::Knowledge;
+use advanced_therapy_cds::protocol::CdsRequest;
+use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
+use divan::Bencher;
+
+/// The service binary's allocator (src/main.rs), so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SERVICE: &str = "advanced-therapy-order-select";
+
+fn main() {
+    divan::main();
+}
+
+fn knowledge_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cds-services")
+}
+
+fn request(patient: &str) -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("bench/{patient}.json"))).unwrap()
+}
+
+fn today() -> time::Date {
+    time::macros::date!(2026 - 11 - 28)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// The whole call, from the request body to the cards.
+#[divan::bench(args = ["typical", "heavy"])]
+fn advise(bencher: Bencher, patient: &str) {
+    let advisor = Advisor::new(
+        Arc::new(Knowledge::load(&knowledge_dir()).unwrap()),
+        Jurisdiction::Nl,
+        FhirServerSettings::default(),
+    );
+    let body = request(patient);
+    let rt = runtime();
+    bencher.bench_local(|| rt.block_on(advisor.advise(SERVICE, &body, Language::En, today())).unwrap());
+}
+
+/// Reading the request: the CDS Hooks envelope, the draft orders and the prefetch, resource by
+/// resource into fhir-sdk types.
+#[divan::bench(args = ["typical", "heavy"])]
+fn read_record(bencher: Bencher, patient: &str) {
+    let k = Knowledge::load(&knowledge_dir()).unwrap();
+    let body = request(patient);
+    let rt = runtime();
+    let settings = FhirServerSettings::default();
+    bencher.bench_local(|| {
+        let request = CdsRequest::parse(&body, "order-select").unwrap();
+        let drafts = fhir::read_draft_orders(request.context.draft_orders).unwrap();
+        let record = rt
+            .block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, &settings, settings.deadline()))
+            .unwrap();
+        (drafts, record)
+    });
+}
+
+/// The request's draft orders and record, read once for the benchmarks that start from them.
+fn read(k: &Knowledge, body: &[u8]) -> (DraftOrders, PatientRecord, Option<Vec<String>>) {
+    let request = CdsRequest::parse(body, "order-select").unwrap();
+    let drafts = fhir::read_draft_orders(request.context.draft_orders).unwrap();
+    let settings = FhirServerSettings::default();
+    let record = runtime()
+        .block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, &settings, settings.deadline()))
+        .unwrap();
+    (drafts, record, request.context.selections.clone())
+}
+
+/// Classifying the record into `PatientFacts` (every coding and text against the value sets).
+#[divan::bench(args = ["typical", "heavy"])]
+fn build_facts(bencher: Bencher, patient: &str) {
+    let k = Knowledge::load(&knowledge_dir()).unwrap();
+    let (drafts, record, _) = read(&k, &request(patient));
+    bencher.bench_local(|| PatientFacts::build(&k, &record, &drafts.orders, today()));
+}
+
+/// The engine (findings, alternatives) and card rendering for facts already read.
+#[divan::bench(args = ["typical", "heavy"])]
+fn engine_and_cards(bencher: Bencher, patient: &str) {
+    let k = Knowledge::load(&knowledge_dir()).unwrap();
+    let (drafts, record, selections) = read(&k, &request(patient));
+    let patient_facts = PatientFacts::build(&k, &record, &drafts.orders, today());
+    let orders =
+        facts::reviewed_orders(&k, &record, &drafts.orders, selections.as_deref(), |d| patient_facts.on_drug(d));
+    let engine = Engine::new(&k, Jurisdiction::Nl);
+    let ctx = CardContext { knowledge: &k, language: Language::En, patient_id: "bench", rules_url: None };
+    bencher.bench_local(|| {
+        let reviews: Vec<_> = orders.iter().map(|o| (o.clone(), engine.review(&patient_facts, o))).collect();
+        cards::render(&ctx, &reviews)
+    });
+}
+
+/// Reading, validating and compiling cds-services/ (done once at start-up).
+#[divan::bench]
+fn knowledge_load() -> Knowledge {
+    Knowledge::load(&knowledge_dir()).unwrap()
+}
