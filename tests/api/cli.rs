@@ -93,7 +93,7 @@ async fn served_requests_are_logged_without_patient_data() {
             break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
         }
     };
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let mut patients = Vec::new();
     for name in ["baricitinib-age-71-ex-smoker", "baricitinib-pregnant", "dupilumab-pregnant-nl"] {
         let rel = format!("requests/{name}.json");

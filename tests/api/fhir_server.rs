@@ -154,7 +154,7 @@ impl Hfs {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
         let hfs = Hfs { child, base: format!("http://127.0.0.1:{port}"), _data: data };
-        let client = reqwest::Client::new();
+        let client = crate::support::http_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ready =
@@ -257,7 +257,7 @@ impl RecordingProxy {
         let exchanges = Arc::new(Mutex::new(Vec::new()));
         let state = web::Data::new(ProxyState {
             upstream: Mutex::new(String::new()),
-            client: reqwest::Client::new(),
+            client: crate::support::http_client(),
             exchanges: exchanges.clone(),
         });
         let app_state = state.clone();
@@ -445,7 +445,7 @@ async fn backend(cases: &[(String, Value, Value)]) -> Backend {
     let real = if forced { Err("ATCDS_FHIR_SERVER=recorded".to_string()) } else { start_real().await };
     match real {
         Ok((hfs, proxy, state)) => {
-            let client = reqwest::Client::new();
+            let client = crate::support::http_client();
             let started = Instant::now();
             for (name, _, request) in cases {
                 hfs.load(&client, &request["prefetch"])

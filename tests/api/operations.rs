@@ -135,7 +135,7 @@ async fn documented_environment_variables_take_effect() {
             ("ATCDS_FHIR_TIME_BUDGET_MS", "900"),
         ],
     );
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let status = post_json_to(&client, &served.url(&format!("/cds-services/{SELECT}")), "x".repeat(4096)).await;
     assert_eq!(status, 413, "ATCDS_LIMITS_MAX_BODY_BYTES=2048 is the body limit");
 }
@@ -269,7 +269,7 @@ async fn feedback_answered_before_a_sigkill_is_there_after_the_restart() {
     let knowledge = root().join("cds-services");
     let knowledge = knowledge.to_str().unwrap();
     let mut served = ServedProcess::start(&[&args[..], &[knowledge]].concat(), &[]);
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let url = served.url(&format!("/cds-services/{SELECT}/feedback"));
     const SENT: i64 = 25;
     let mut last_answer = Instant::now();
@@ -311,7 +311,7 @@ async fn sigterm_lets_calls_in_progress_finish_and_loses_no_feedback() {
         "5000",
     ];
     let mut served = ServedProcess::start(&args, &[]);
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let call = client
         .post(served.url(&format!("/cds-services/{SELECT}")))
         .header("content-type", "application/json")

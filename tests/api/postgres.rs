@@ -194,7 +194,7 @@ async fn feedback_in_postgresql_survives_a_sigkill_of_the_service() {
         &pg.url,
     ];
     let mut served = ServedProcess::start(&args, &[]);
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let feedback_url = served.url(&format!("/cds-services/{SELECT}/feedback"));
     for i in 0..10 {
         let card = format!("00000000-0000-8000-8000-{i:012}");

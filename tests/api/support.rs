@@ -63,7 +63,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run());
-        TestApp { base, client: reqwest::Client::new(), handle, task, _data_dir: None }
+        TestApp { base, client: http_client(), handle, task, _data_dir: None }
     }
 
     /// Graceful stop: in-flight requests finish, the database is closed.
@@ -246,6 +246,13 @@ fn health_ok(port: u16) -> bool {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer.starts_with("HTTP/1.1 200")
+}
+
+/// An HTTP client for the tests. reqwest is built with rustls but without a default crypto
+/// provider: install it first, as the service does, so that a test run alone works too.
+pub fn http_client() -> reqwest::Client {
+    advanced_therapy_cds::fhir::install_tls_provider();
+    reqwest::Client::new()
 }
 
 /// POST a JSON body to `url`; the status.
