@@ -15,8 +15,11 @@
 # cores with them, so compare the rows, don't quote the absolutes. Before the load it times the
 # service's start-up (exec to a ready /health/ready).
 #
-# Needs wrk (installed here from Debian's packages when missing and run as root), curl and
-# python3.
+# The service logs one INFO line per call (to a file here), as it does in production; the
+# baseline logs nothing. Both accept bodies up to 8 MiB, so REQUEST=bench/heavy.json works too.
+#
+# Needs wrk (installed here from Debian's packages when missing and run as root), curl,
+# python3 and a C compiler (mimalloc is built from source by cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,7 +90,7 @@ SVC_PORT=$(port)
 BASE_PORT=$(port)
 MI_PORT=$(port)
 target/release/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
-  --data-dir "$WORK/data" --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
+  --data-dir "$WORK/data" --as-of 2026-11-28 --max-body-bytes 8388608 >"$WORK/service.log" 2>&1 &
 SVC_PID=$!
 "$WORK/baseline" --serve "$BASE_PORT" --workers "$WORKERS" >"$WORK/baseline.log" 2>&1 &
 BASE_PID=$!
@@ -102,6 +105,9 @@ for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$BASE_PORT/" 2>/dev/null &&
     curl -s -o /dev/null "http://127.0.0.1:$MI_PORT/" 2>/dev/null && break
   sleep 0.1
+done
+for url in "http://127.0.0.1:$SVC_PORT/health/ready" "http://127.0.0.1:$BASE_PORT/" "http://127.0.0.1:$MI_PORT/"; do
+  curl -s -o /dev/null "$url" || { echo "load.sh: nothing answers at $url; logs in $WORK:" >&2; tail -5 "$WORK"/*.log >&2; exit 1; }
 done
 
 # Both must answer the request with cards before they are loaded; the load then counts every
@@ -119,7 +125,10 @@ PY
 done
 
 rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
-reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+reset_peak() {
+  echo 5 >"/proc/$1/clear_refs" 2>/dev/null ||
+    echo "load.sh: cannot reset the peak RSS of $1: its figure is the peak since it started" >&2
+}
 
 run() { # name pid url connections
   local threads=$(($4 < 2 ? 1 : 2))

@@ -114,9 +114,11 @@ impl Advisor {
             OrderSubject::Unidentified { medication_reference } => Some((&o.reference, medication_reference)),
             _ => None,
         }) {
+            let fetched =
+                if request.fhir_server.is_some() { ", and which could not be read from fhirServer" } else { "" };
             return Err(DataError::Unavailable(format!(
                 "{order} names its medication only as {reference}, which neither draftOrders nor the \
-                 prefetch holds: the service cannot tell whether it is a drug it must check"
+                 prefetch holds{fetched}: the service cannot tell whether it is a drug it must check"
             ))
             .into());
         }

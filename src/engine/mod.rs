@@ -418,9 +418,9 @@ impl Ctx<'_> {
                     .into_iter()
                     .filter(|o| match q.answer_in {
                         None => true,
-                        Some(vs) => answer_mask(o).contains(vs),
+                        Some(vs) => answer_mask(&self.knowledge.codes, o).contains(vs),
                     })
-                    .filter(|o| q.answer_not_in.is_none_or(|vs| !answer_mask(o).contains(vs)))
+                    .filter(|o| q.answer_not_in.is_none_or(|vs| !answer_mask(&self.knowledge.codes, o).contains(vs)))
                     .filter(|o| !q.with_value || !matches!(o.value, ObservedValue::None))
                     .filter(|o| self.numeric_holds(q.numeric, &o.value))
                     .map(|o| {
@@ -527,11 +527,17 @@ impl Ctx<'_> {
     }
 }
 
-/// The value sets an observation's coded answer (value or interpretation) belongs to.
-fn answer_mask(o: &crate::facts::ObservationFact) -> ValueSetMask {
+/// The value sets an observation's answer belongs to: its coding and interpretation, or a
+/// short text answer taken whole (a `valueString` "C", a concept with only the text "C").
+fn answer_mask(codes: &crate::knowledge::CodeIndex, o: &crate::facts::ObservationFact) -> ValueSetMask {
     let mut mask = o.interpretation.value_sets;
-    if let ObservedValue::Coded(c) = &o.value {
-        mask.union(&c.class.value_sets);
+    match &o.value {
+        ObservedValue::Coded(c) => {
+            mask.union(&c.class.value_sets);
+            mask.union(&codes.classify_whole_text(&c.label).value_sets);
+        }
+        ObservedValue::Text(t) => mask.union(&codes.classify_whole_text(t).value_sets),
+        _ => {}
     }
     mask
 }

@@ -46,6 +46,13 @@ pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
 }
 
 fn read_one(d: &Dosage) -> DoseReading {
+    // A dose range ("1-2 tablets", "5-10 mg") is no one dose.
+    if d.dose_and_rate.iter().flatten().any(|r| matches!(r.dose, Some(DosageDoseAndRateDose::Range(_)))) {
+        return DoseReading::Unreadable(format!(
+            "a dose range{}",
+            d.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
+        ));
+    }
     // A dose in tablets or capsules: the mg per unit comes from the text, which says it for one
     // unit ("Xeljanz 5 mg", "1 tablet"); for two tablets it would be half the dose, so only a
     // single unit is read on.
@@ -151,8 +158,15 @@ pub fn read_text(text: &str) -> DoseReading {
         .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
         .filter(|w| !w.is_empty())
         .collect();
-    if words.iter().enumerate().any(|(i, w)| is_dose_unit(w) && i > 0 && !is_one(words[i - 1]) && counts(words[i - 1]))
-    {
+    // The count may stand a few words before the form: "2 filmomhulde tabletten", "2 x 1 tablet".
+    // A number followed by a mass unit is a strength ("5 mg tablet"), not a count.
+    let counted_more_than_once = |i: usize| {
+        (i.saturating_sub(3)..i).any(|j| {
+            let strength = words.get(j + 1).is_some_and(|n| ["mg", "g", "µg", "ug", "mcg"].contains(n));
+            counts(words[j]) && !is_one(words[j]) && !strength
+        })
+    };
+    if words.iter().enumerate().any(|(i, w)| is_dose_unit(w) && counted_more_than_once(i)) {
         return DoseReading::Unreadable(text.to_string());
     }
     let mut amounts = Vec::new();
@@ -208,9 +222,11 @@ pub fn read_text(text: &str) -> DoseReading {
     }
 }
 
-/// A form that is counted per dose: tablet(ten), capsule(s), pil(len), stuk(s), …
+/// A form that is counted per dose: tablet(ten), tbl, tab(s), capsule(s), pil(len), stuk(s), …
 fn is_dose_unit(w: &str) -> bool {
-    ["tablet", "tabl", "caps", "pil", "stuk", "dragee", "zakje", "sachet"].iter().any(|u| w.starts_with(u))
+    let w = w.trim_end_matches(['.', ',', ':']);
+    ["tablet", "tabl", "tbl", "caps", "pil", "stuk", "dragee", "zakje", "sachet"].iter().any(|u| w.starts_with(u))
+        || ["tab", "tabs", "tab(s)"].contains(&w)
 }
 
 fn is_one(w: &str) -> bool {
@@ -223,7 +239,8 @@ fn counts(w: &str) -> bool {
         || w.contains('/')
         || w.contains('½')
         || w.contains('¼')
-        || ["half", "halve", "twee", "drie", "vier", "two", "three", "four", "anderhalve"].contains(&w)
+        || ["half", "halve", "anderhalve", "twee", "drie", "vier", "vijf", "zes", "two", "three", "four", "five", "six"]
+            .contains(&w)
 }
 
 fn number(s: &str) -> Option<f64> {
@@ -336,6 +353,11 @@ mod tests {
             "½ tablet van 10 mg 1x daags",
             "1/2 tablet 10 mg 1x daags",
             "twee tabletten 5 mg 2x daags",
+            "2 filmomhulde tabletten van 5 mg 2x daags",
+            "two film-coated tablets 5 mg twice daily",
+            "2 tbl 5 mg 2x daags",
+            "2 tab 5 mg bid",
+            "drie tabletten van 5 mg 1x daags",
             // A time of day is not a frequency.
             "10 mg om 8 uur",
         ] {

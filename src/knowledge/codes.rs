@@ -222,6 +222,12 @@ impl CodeIndex {
         (p != u8::MAX).then_some(p)
     }
 
+    /// The meaning of a short text taken whole ("C" as the answer of a Child-Pugh class): only a
+    /// phrase that is the entire text counts, so "not pregnant" never reads as "pregnant".
+    pub fn classify_whole_text(&self, text: &str) -> Classification {
+        self.text.get(normalize_text(text).as_str()).copied().unwrap_or_default()
+    }
+
     /// The meaning of a free text: every known word or phrase in it (medications, vaccines).
     pub fn classify_text(&self, text: &str) -> Classification {
         let mut found = Classification::default();

@@ -264,5 +264,6 @@ async fn dates_at_the_edge_of_the_calendar_are_read_not_crashed_on() {
     assert_eq!(resp.status(), 200);
     let answer: Value = resp.json().await.unwrap();
     assert!(!answer["cards"].as_array().unwrap().is_empty(), "{answer}");
+    assert!(!answer.to_string().contains("could not be read"), "the resources were read, not set aside: {answer}");
     app.stop().await;
 }

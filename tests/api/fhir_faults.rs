@@ -227,6 +227,38 @@ async fn the_keys_are_fetched_in_parallel_within_one_budget() {
 }
 
 #[tokio::test]
+async fn the_medication_an_order_refers_to_is_fetched_within_the_same_budget() {
+    // The searches take 700 ms of the 1000 ms budget; the order names its drug only as
+    // Medication/med-x, whose read takes 700 ms more. With one budget for the whole call the
+    // read is cut at 1000 ms (and the order cannot be judged: 412); it must not get a fresh
+    // budget of its own (which would answer after 1400 ms).
+    let app = app_with(1000, 20).await;
+    let mut request = fixture_json(CASE);
+    let order = &mut request["context"]["draftOrders"]["entry"][0]["resource"];
+    order.as_object_mut().unwrap().remove("medicationCodeableConcept");
+    order["medicationReference"] = json!({"reference": "Medication/med-x"});
+    let ehr = mock_ehr_answering_after(&request, Duration::from_millis(700)).await;
+    let medication = json!({"resourceType": "Medication", "id": "med-x",
+        "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AF02", "display": "baricitinib"}], "text": "Olumiant 4 mg"}});
+    Mock::given(method("GET"))
+        .and(path("/fhir/Medication/med-x"))
+        .respond_with(fhir_json(&medication).set_delay(Duration::from_millis(700)))
+        .mount(&ehr)
+        .await;
+    let started = std::time::Instant::now();
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let elapsed = started.elapsed();
+    assert_412(status, &answer, "could not be read from fhirServer");
+    assert!(elapsed < Duration::from_millis(1300), "answered after {elapsed:?}: the read had a budget of its own");
+    // With budget enough, the same request is judged: the Medication is baricitinib.
+    let app = app_with(3000, 20).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(rules_of(&answer), vec![("jak.pregnancy".to_string(), "critical".to_string())]);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_search_over_the_resource_bound_is_cut_and_says_so() {
     let request = fixture_json(CASE);
     let observations = request["prefetch"]["observations"]["entry"].as_array().unwrap().len();
@@ -240,6 +272,22 @@ async fn a_search_over_the_resource_bound_is_cut_and_says_so() {
     assert!(
         detail.contains("'observations' is incomplete: more than 2 resources: only the first 2 were read"),
         "{detail}"
+    );
+    app.stop().await;
+
+    // A bound that every search just fills is no cut.
+    let largest = ["conditions", "medications", "observations", "immunizations"]
+        .iter()
+        .map(|k| request["prefetch"][k]["entry"].as_array().unwrap().len())
+        .max()
+        .unwrap();
+    let app = app_with_bounds(2000, 20, largest).await;
+    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        rules_of(&answer),
+        vec![("jak.pregnancy".to_string(), "critical".to_string())],
+        "nothing cut at {largest}"
     );
     app.stop().await;
 }

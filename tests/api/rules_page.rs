@@ -40,12 +40,24 @@ async fn the_rules_page_shows_every_rule_reason_text_value_set_and_drug() {
         assert!(page.contains(&format!("id=\"vs-{}\"", vs.key)), "value set {}", vs.key);
         assert!(page.contains(&escape(&vs.source)), "value set {} source", vs.key);
     }
-    // Every entry marked unverified is marked so on the page.
-    assert!(
-        page.matches("class=\"unverified\"").count() >= k.unverified.len(),
-        "{} unverified entries, fewer marks on the page",
-        k.unverified.len()
-    );
+    // Every reason, definition and value set marked unverified is marked so in its own row.
+    let row = |id: &str| {
+        let start = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no row {id}"));
+        &page[start..start + page[start..].find("</tr>").unwrap()]
+    };
+    let marked = |id: &str| row(id).contains("class=\"unverified\"");
+    for rule in &k.rules {
+        for reason in &rule.reasons {
+            let id = format!("{}--{}", rule.id, reason.id);
+            assert_eq!(marked(&id), reason.unverified, "reason {id}: unverified mark");
+        }
+    }
+    for d in &k.definitions {
+        assert_eq!(marked(&format!("def-{}", d.key)), d.unverified, "definition {}: unverified mark", d.key);
+    }
+    for vs in &k.value_sets {
+        assert_eq!(marked(&format!("vs-{}", vs.key)), vs.unverified, "value set {}: unverified mark", vs.key);
+    }
     for d in &k.drugs {
         assert!(page.contains(&format!("id=\"drug-{}\"", d.key)), "drug {}", d.key);
     }

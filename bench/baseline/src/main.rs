@@ -39,7 +39,9 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(|| {
-            App::new().app_data(web::PayloadConfig::new(1024 * 1024)).route("/cds-services/{id}", web::post().to(card))
+            App::new()
+                .app_data(web::PayloadConfig::new(8 * 1024 * 1024))
+                .route("/cds-services/{id}", web::post().to(card))
         })
         .workers(workers)
         .bind(addr)?
