@@ -207,3 +207,25 @@ fn the_jurisdiction_comes_from_the_flag_or_the_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown jurisdiction `FR`"));
 }
+
+#[test]
+fn check_knowledge_lists_every_unverified_entry_and_fails_on_broken_knowledge() {
+    let out =
+        Command::new(BIN).args(["check-knowledge", "--knowledge"]).arg(root().join("cds-services")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("knowledge OK: "), "{stdout}");
+    let k = advanced_therapy_cds::knowledge::Knowledge::load(&root().join("cds-services")).unwrap();
+    assert!(!k.unverified.is_empty());
+    for entry in &k.unverified {
+        assert!(stdout.lines().any(|l| l == format!("unverified: {entry}")), "{entry} not listed:\n{stdout}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).args(["check-knowledge", "--knowledge"]).arg(empty.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("catalogue.toml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
