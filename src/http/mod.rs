@@ -218,9 +218,10 @@ async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     if length.is_some_and(|l| l > limit) {
         return Err(ApiError::TooLarge { limit });
     }
-    // One buffer of the announced size (within the limit): no regrowing and copying as the
-    // chunks of a 50 KB prefetch arrive.
-    let mut body = web::BytesMut::with_capacity(length.unwrap_or(0));
+    // One buffer of the announced size, so a typical prefetch is not regrown and copied as its
+    // chunks arrive; at most 256 KiB up front, so that slow senders announcing large bodies
+    // cannot make the service reserve memory for data that has not come.
+    let mut body = web::BytesMut::with_capacity(length.unwrap_or(0).min(256 * 1024));
     while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut payload).poll_next(cx)).await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
