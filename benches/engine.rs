@@ -62,26 +62,21 @@ fn advise(bencher: Bencher, patient: &str) {
 fn read_record(bencher: Bencher, patient: &str) {
     let k = Knowledge::load(&knowledge_dir()).unwrap();
     let body = request(patient);
-    let rt = runtime();
-    let settings = FhirServerSettings::default();
-    bencher.bench_local(|| {
-        let request = CdsRequest::parse(&body, "order-select").unwrap();
-        let drafts = fhir::read_draft_orders(request.context.draft_orders).unwrap();
-        let record = rt
-            .block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, &settings, settings.deadline()))
-            .unwrap();
-        (drafts, record)
-    });
+    let (rt, settings) = (runtime(), FhirServerSettings::default());
+    bencher.bench_local(|| read(&k, &body, &rt, &settings));
 }
 
-/// The request's draft orders and record, read once for the benchmarks that start from them.
-fn read(k: &Knowledge, body: &[u8]) -> (DraftOrders, PatientRecord, Option<Vec<String>>) {
+/// The request's draft orders, record and selections, as the service reads them.
+fn read(
+    k: &Knowledge,
+    body: &[u8],
+    rt: &tokio::runtime::Runtime,
+    settings: &FhirServerSettings,
+) -> (DraftOrders, PatientRecord, Option<Vec<String>>) {
     let request = CdsRequest::parse(body, "order-select").unwrap();
     let drafts = fhir::read_draft_orders(request.context.draft_orders).unwrap();
-    let settings = FhirServerSettings::default();
-    let record = runtime()
-        .block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, &settings, settings.deadline()))
-        .unwrap();
+    let record =
+        rt.block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, settings, settings.deadline())).unwrap();
     (drafts, record, request.context.selections.clone())
 }
 
@@ -89,7 +84,7 @@ fn read(k: &Knowledge, body: &[u8]) -> (DraftOrders, PatientRecord, Option<Vec<S
 #[divan::bench(args = ["typical", "heavy"])]
 fn build_facts(bencher: Bencher, patient: &str) {
     let k = Knowledge::load(&knowledge_dir()).unwrap();
-    let (drafts, record, _) = read(&k, &request(patient));
+    let (drafts, record, _) = read(&k, &request(patient), &runtime(), &FhirServerSettings::default());
     bencher.bench_local(|| PatientFacts::build(&k, &record, &drafts.orders, today()));
 }
 
@@ -97,7 +92,7 @@ fn build_facts(bencher: Bencher, patient: &str) {
 #[divan::bench(args = ["typical", "heavy"])]
 fn engine_and_cards(bencher: Bencher, patient: &str) {
     let k = Knowledge::load(&knowledge_dir()).unwrap();
-    let (drafts, record, selections) = read(&k, &request(patient));
+    let (drafts, record, selections) = read(&k, &request(patient), &runtime(), &FhirServerSettings::default());
     let patient_facts = PatientFacts::build(&k, &record, &drafts.orders, today());
     let orders =
         facts::reviewed_orders(&k, &record, &drafts.orders, selections.as_deref(), |d| patient_facts.on_drug(d));

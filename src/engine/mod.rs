@@ -3,8 +3,7 @@
 
 use crate::facts::{DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
 use crate::knowledge::{
-    ConditionStatusFilter, Criterion, Knowledge, MedicationStatus, NumericTest, Reason, Rule, RuleTarget, ValueSetMask,
-    Which,
+    ConditionStatusFilter, Criterion, Knowledge, MedicationStatus, NumericTest, Reason, Rule, RuleTarget, Which,
 };
 use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
 
@@ -418,9 +417,9 @@ impl Ctx<'_> {
                     .into_iter()
                     .filter(|o| match q.answer_in {
                         None => true,
-                        Some(vs) => answer_mask(&self.knowledge.codes, o).contains(vs),
+                        Some(vs) => o.answer.contains(vs),
                     })
-                    .filter(|o| q.answer_not_in.is_none_or(|vs| !answer_mask(&self.knowledge.codes, o).contains(vs)))
+                    .filter(|o| q.answer_not_in.is_none_or(|vs| !o.answer.contains(vs)))
                     .filter(|o| !q.with_value || !matches!(o.value, ObservedValue::None))
                     .filter(|o| self.numeric_holds(q.numeric, &o.value))
                     .map(|o| {
@@ -525,21 +524,6 @@ impl Ctx<'_> {
             None => true,
         });
     }
-}
-
-/// The value sets an observation's answer belongs to: its coding and interpretation, or a
-/// short text answer taken whole (a `valueString` "C", a concept with only the text "C").
-fn answer_mask(codes: &crate::knowledge::CodeIndex, o: &crate::facts::ObservationFact) -> ValueSetMask {
-    let mut mask = o.interpretation.value_sets;
-    match &o.value {
-        ObservedValue::Coded(c) => {
-            mask.union(&c.class.value_sets);
-            mask.union(&codes.classify_whole_text(&c.label).value_sets);
-        }
-        ObservedValue::Text(t) => mask.union(&codes.classify_whole_text(t).value_sets),
-        _ => {}
-    }
-    mask
 }
 
 fn status_word(s: crate::knowledge::MedicationStatus) -> &'static str {

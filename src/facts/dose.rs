@@ -3,7 +3,7 @@
 //! twice daily", "1 dd 200 mg"). A dose that cannot be read with certainty is reported as
 //! unreadable, never guessed.
 
-use fhir_sdk::r4b::types::{Dosage, DosageDoseAndRateDose, TimingRepeat};
+use fhir_sdk::r4b::types::{Dosage, DosageDoseAndRateDose, Quantity, TimingRepeat};
 
 /// What the order says about its dose.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,23 +46,23 @@ pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
 }
 
 fn read_one(d: &Dosage) -> DoseReading {
+    // Why the structured dose cannot be read, with the text beside it.
+    let refuse = |why: String| {
+        DoseReading::Unreadable(format!("{why}{}", d.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()))
+    };
     // A dose range ("1-2 tablets", "5-10 mg") is no one dose.
     if d.dose_and_rate.iter().flatten().any(|r| matches!(r.dose, Some(DosageDoseAndRateDose::Range(_)))) {
-        return DoseReading::Unreadable(format!(
-            "a dose range{}",
-            d.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
-        ));
+        return refuse("a dose range".into());
     }
     // A dose in tablets or capsules: the mg per unit comes from the text, which says it for one
     // unit ("Xeljanz 5 mg", "1 tablet"); for two tablets it would be half the dose, so only a
     // single unit is read on.
-    if let Some((count, unit)) = dose_in_units(d)
+    // (A count without a unit is no mass either.)
+    if let Some((count, unit)) = dose_quantity(d).and_then(|q| Some((q.value?, quantity_unit(q).unwrap_or("unit"))))
+        && to_mg(count, unit).is_none()
         && (count - 1.0).abs() > 1e-9
     {
-        return DoseReading::Unreadable(format!(
-            "{count} {unit} per dose{}",
-            d.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()
-        ));
+        return refuse(format!("{count} {unit} per dose"));
     }
     let structured = structured(d);
     let text = d.text.as_deref().map(read_text);
@@ -83,25 +83,23 @@ fn read_one(d: &Dosage) -> DoseReading {
     }
 }
 
-/// A structured dose quantity in a unit that is not a mass (tablets, capsules, …).
-fn dose_in_units(d: &Dosage) -> Option<(f64, String)> {
+/// The first structured dose quantity of a dosage.
+fn dose_quantity(d: &Dosage) -> Option<&Quantity> {
     d.dose_and_rate.iter().flatten().find_map(|r| match &r.dose {
-        Some(DosageDoseAndRateDose::Quantity(q)) => {
-            let value = q.value?;
-            let unit = q.code.as_deref().or(q.unit.as_deref()).unwrap_or("unit");
-            to_mg(value, unit).is_none().then(|| (value, unit.to_string()))
-        }
+        Some(DosageDoseAndRateDose::Quantity(q)) => Some(q),
         _ => None,
     })
 }
 
+/// A quantity's unit: its code, else its human unit.
+fn quantity_unit(q: &Quantity) -> Option<&str> {
+    q.code.as_deref().or(q.unit.as_deref())
+}
+
 fn structured(d: &Dosage) -> Option<DoseReading> {
-    let dose = d.dose_and_rate.iter().flatten().find_map(|r| match &r.dose {
-        Some(DosageDoseAndRateDose::Quantity(q)) => Some(q),
-        _ => None,
-    })?;
+    let dose = dose_quantity(d)?;
     let value = dose.value?;
-    let unit = dose.code.as_deref().or(dose.unit.as_deref())?;
+    let unit = quantity_unit(dose)?;
     let mg = to_mg(value, unit)?;
     let timing = d.timing.as_ref()?;
     let per_day = match &timing.repeat {

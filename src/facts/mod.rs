@@ -20,7 +20,7 @@ pub use concepts::{Concept, MatchedBy, age_on, months_before};
 pub use dose::{DoseReading, read_text as read_dose_text};
 
 use crate::fhir::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
-use crate::knowledge::{Classification, Knowledge, MedicationStatus};
+use crate::knowledge::{Classification, Knowledge, MedicationStatus, ValueSetMask};
 use crate::vocabulary::{Date, DrugId, Sex};
 
 #[derive(Debug, Clone)]
@@ -52,7 +52,9 @@ pub struct ObservationFact {
     pub concept: Concept,
     pub date: Option<Date>,
     pub value: ObservedValue,
-    pub interpretation: Classification,
+    /// The value sets its answer belongs to: the value's coding, a short text answer taken
+    /// whole (a `valueString` "C"), and the interpretation. Classified once, here.
+    pub answer: ValueSetMask,
 }
 
 #[derive(Debug, Clone)]
@@ -420,11 +422,19 @@ fn observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact
         Some(ObservationValue::Integer(i)) => ObservedValue::Quantity { value: f64::from(*i), unit: None },
         _ => ObservedValue::None,
     };
-    let mut interpretation = Classification::default();
+    let mut answer = ValueSetMask::default();
     for i in o.interpretation.iter().flatten() {
-        interpretation.merge(&concept_of(knowledge, i).class);
+        answer.union(&concept_of(knowledge, i).class.value_sets);
     }
-    Some(ObservationFact { concept: concept_of(knowledge, &o.code), date, value, interpretation })
+    match &value {
+        ObservedValue::Coded(c) => {
+            answer.union(&c.class.value_sets);
+            answer.union(&knowledge.codes.classify_whole_text(&c.label).value_sets);
+        }
+        ObservedValue::Text(t) => answer.union(&knowledge.codes.classify_whole_text(t).value_sets),
+        _ => {}
+    }
+    Some(ObservationFact { concept: concept_of(knowledge, &o.code), date, value, answer })
 }
 
 fn immunization(knowledge: &Knowledge, i: &Immunization) -> Option<ImmunizationFact> {

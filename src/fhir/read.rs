@@ -32,6 +32,13 @@ struct Peek<'a> {
     id: Option<Cow<'a, str>>,
 }
 
+impl Peek<'_> {
+    /// Everything wanted has been read.
+    fn complete(&self, want_id: bool) -> bool {
+        self.resource_type.is_some() && (self.id.is_some() || !want_id)
+    }
+}
+
 /// Read `resourceType` (and, if `want_id`, `id`) of a JSON object, stopping as soon as they are
 /// found: FHIR JSON puts them first, so this costs a few bytes instead of a scan through the
 /// whole resource — or a whole Bundle — which the typed parse reads in full anyway. The body
@@ -86,7 +93,7 @@ fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
                         map.next_value::<serde::de::IgnoredAny>()?;
                     }
                 }
-                if self.out.resource_type.is_some() && (self.out.id.is_some() || !self.want_id) {
+                if self.out.complete(self.want_id) {
                     return Err(serde::de::Error::custom(FOUND));
                 }
             }
@@ -100,7 +107,7 @@ fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
         Ok(()) => Some(out),
         // The visitor stops with FOUND right after the last wanted member is stored, and
         // stores nothing when another error comes first: a complete `out` means FOUND.
-        Err(_) if out.resource_type.is_some() && (out.id.is_some() || !want_id) => Some(out),
+        Err(_) if out.complete(want_id) => Some(out),
         Err(_) => None,
     }
 }

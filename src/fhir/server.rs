@@ -318,17 +318,17 @@ async fn fetch_one(
         }
         let (next, count) = next_link(&body);
         let room = settings.max_resources - resources;
-        let cut = format!("more than {} resources: only the first {0} were read", settings.max_resources);
+        let cut = || Some(format!("more than {} resources: only the first {0} were read", settings.max_resources));
         if count > room {
             fetched.bodies.push((body, room));
-            fetched.cut_short = Some(cut);
+            fetched.cut_short = cut();
             break;
         }
         resources += count;
         fetched.bodies.push((body, count));
         let Some(next) = next else { break };
         if resources == settings.max_resources {
-            fetched.cut_short = Some(cut);
+            fetched.cut_short = cut();
             break;
         }
         match Url::parse(&next).or_else(|_| base.join(&next)) {

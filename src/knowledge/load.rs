@@ -280,22 +280,10 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 codes.add_text(phrase, Some(id), None);
             }
             for drug in &spec.drugs {
-                match drugs.drugs.get(drug) {
-                    Some(d) => {
-                        // However the drug is recognised (a product code not listed here, its
-                        // name), it belongs to this value set.
-                        if let Some(drug_id) = drug_keys.get(drug.as_str()) {
-                            codes.add_drug_to_value_set(*drug_id, id);
-                        }
-                        for code in &d.codes {
-                            if let Some(sid) = system_ids.get(&code.system) {
-                                codes.add_code(*sid, &code.code, Some(id), None);
-                            }
-                        }
-                        for name in &d.names {
-                            codes.add_text(name, Some(id), None);
-                        }
-                    }
+                match drug_keys.get(drug.as_str()) {
+                    // However the drug is recognised (any of its codes, a product code not listed
+                    // anywhere, its name), it is in this value set: medication_concept adds it.
+                    Some(drug_id) => codes.add_drug_to_value_set(*drug_id, id),
                     None => l.error(file, &entry, format!("unknown drug `{drug}`")),
                 }
             }

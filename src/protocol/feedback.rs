@@ -137,20 +137,22 @@ fn check(i: usize, e: WireFeedback) -> Result<Feedback, RequestError> {
     }
     // Text that a database must store as text: no NUL or other control characters (a comment
     // may have line breaks and tabs).
-    let fields = std::iter::once(("card", card.as_str(), false))
-        .chain(accepted_suggestions.iter().map(|id| ("acceptedSuggestions[].id", id.as_str(), false)))
-        .chain(override_reason.iter().flat_map(|c| {
-            [("overrideReason.reason.code", c.code.as_str()), ("overrideReason.reason.system", c.system.as_str())]
-                .into_iter()
-                .chain(c.display.as_deref().map(|d| ("overrideReason.reason.display", d)))
-                .map(|(f, v)| (f, v, false))
-        }))
-        .chain(user_comment.as_deref().map(|c| ("overrideReason.userComment", c, true)));
-    for (field, value, multiline) in fields {
+    let printable = |field: &str, value: &str, multiline: bool| {
         if value.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
             return Err(at(&format!("`{field}` holds a control character (such as \\u0000)")));
         }
+        Ok(())
+    };
+    printable("card", &card, false)?;
+    for id in &accepted_suggestions {
+        printable("acceptedSuggestions[].id", id, false)?;
     }
+    if let Some(c) = &override_reason {
+        printable("overrideReason.reason.code", &c.code, false)?;
+        printable("overrideReason.reason.system", &c.system, false)?;
+        printable("overrideReason.reason.display", c.display.as_deref().unwrap_or(""), false)?;
+    }
+    printable("overrideReason.userComment", user_comment.as_deref().unwrap_or(""), true)?;
     Ok(Feedback { card, outcome, accepted_suggestions, override_reason, user_comment, outcome_timestamp })
 }
 

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{TestApp, fixture, fixture_json, root, rules_of, service_for};
+use crate::support::{TestApp, fixture, fixture_json, post_json_to, root, rules_of, service_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_advanced-therapy-cds");
 
@@ -137,24 +137,12 @@ async fn served_requests_are_logged_without_patient_data() {
         .await;
     let token = "log-test-token-7d1e";
     let body = crate::support::without_prefetch(&request, &format!("{}/fhir", ehr.uri()), token);
-    let resp = client
-        .post(format!("http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let url = format!("http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select");
+    assert_eq!(post_json_to(&client, &url, String::from_utf8(body).unwrap()).await, 200);
     assert!(!ehr.received_requests().await.unwrap().is_empty(), "the record was fetched");
     // A path segment with a line break cannot forge a log line.
-    let resp = client
-        .post(format!("http://127.0.0.1:{port}/cds-services/x%0Aforged-line"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+    let url = format!("http://127.0.0.1:{port}/cds-services/x%0Aforged-line");
+    assert_eq!(post_json_to(&client, &url, "{}".into()).await, 404);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     child.kill().unwrap();
     child.wait().unwrap();

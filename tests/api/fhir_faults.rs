@@ -89,6 +89,16 @@ async fn app_with_bounds(budget_ms: u64, max_pages: usize, max_resources: usize)
 
 const CASE: &str = "requests/baricitinib-pregnant.json";
 
+/// The case's call without prefetch, pointed at the mock EHR `ehr`.
+async fn call_without_prefetch(app: &TestApp, request: &Value, ehr: &MockServer) -> (u16, Value) {
+    app.call(SELECT, &without_prefetch(request, &format!("{}/fhir", ehr.uri()))).await
+}
+
+/// The one card the case gives when its whole record was read.
+fn pregnancy_card() -> Vec<(String, String)> {
+    vec![("jak.pregnancy".to_string(), "critical".to_string())]
+}
+
 /// A 412 whose message says `needle`.
 fn assert_412(status: u16, answer: &Value, needle: &str) {
     assert_eq!(status, 412, "{answer}");
@@ -111,10 +121,10 @@ async fn no_prefetch_fetches_everything_with_the_bearer_token_and_gives_the_same
     let request = fixture_json(CASE);
     let ehr = mock_ehr(&request).await;
     let (_, with_prefetch) = app.call(SELECT, &serde_json::to_vec(&request).unwrap()).await;
-    let (status, fetched) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, fetched) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{fetched}");
     assert_eq!(rules_of(&fetched), rules_of(&with_prefetch));
-    assert_eq!(rules_of(&fetched), vec![("jak.pregnancy".to_string(), "critical".to_string())]);
+    assert_eq!(rules_of(&fetched), pregnancy_card());
     // Every key was asked for once, each with the token (the mocks match only with it).
     let received = ehr.received_requests().await.unwrap();
     let paths: Vec<String> = received.iter().map(|r| r.url.path().to_string()).collect();
@@ -147,7 +157,7 @@ async fn only_missing_keys_are_fetched_and_nothing_without_an_in_scope_order() {
     partial["fhirAuthorization"] = json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
     let (status, answer) = app.call(SELECT, &serde_json::to_vec(&partial).unwrap()).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(rules_of(&answer), vec![("jak.pregnancy".to_string(), "critical".to_string())]);
+    assert_eq!(rules_of(&answer), pregnancy_card());
     let paths: Vec<String> = ehr.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect();
     assert_eq!(paths, vec!["/fhir/Observation"]);
 
@@ -196,7 +206,7 @@ async fn a_403_or_a_failing_patient_read_gives_412() {
     let app = app_with(2000, 20).await;
     let request = fixture_json(CASE);
     let ehr = ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(403).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "scope does not cover Condition"}]}))).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 412, "{answer}");
     let message = answer["message"].as_str().unwrap();
     assert!(
@@ -206,7 +216,7 @@ async fn a_403_or_a_failing_patient_read_gives_412() {
 
     // The Patient read fails with 500: without the Patient nothing can be checked.
     let ehr = ehr_with(&request, "/fhir/Patient/pat-008", ResponseTemplate::new(500)).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_412(status, &answer, "Patient could not be fetched");
     app.stop().await;
 }
@@ -219,9 +229,9 @@ async fn the_keys_are_fetched_in_parallel_within_one_budget() {
     let request = fixture_json(CASE);
     let ehr = mock_ehr_answering_after(&request, Duration::from_millis(600)).await;
     let started = std::time::Instant::now();
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(rules_of(&answer), vec![("jak.pregnancy".to_string(), "critical".to_string())], "nothing was cut");
+    assert_eq!(rules_of(&answer), pregnancy_card(), "nothing was cut");
     assert!(started.elapsed() < Duration::from_millis(1500), "answered after {:?}", started.elapsed());
     app.stop().await;
 }
@@ -246,15 +256,15 @@ async fn the_medication_an_order_refers_to_is_fetched_within_the_same_budget() {
         .mount(&ehr)
         .await;
     let started = std::time::Instant::now();
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     let elapsed = started.elapsed();
     assert_412(status, &answer, "could not be read from fhirServer");
     assert!(elapsed < Duration::from_millis(1300), "answered after {elapsed:?}: the read had a budget of its own");
     // With budget enough, the same request is judged: the Medication is baricitinib.
     let app = app_with(3000, 20).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(rules_of(&answer), vec![("jak.pregnancy".to_string(), "critical".to_string())]);
+    assert_eq!(rules_of(&answer), pregnancy_card());
     app.stop().await;
 }
 
@@ -265,7 +275,7 @@ async fn a_search_over_the_resource_bound_is_cut_and_says_so() {
     assert!(observations > 2, "the case has {observations} observations");
     let app = app_with_bounds(2000, 20, 2).await;
     let ehr = mock_ehr(&request).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     let unchecked = unchecked_card(&answer);
     let detail = unchecked["detail"].as_str().unwrap();
@@ -282,13 +292,9 @@ async fn a_search_over_the_resource_bound_is_cut_and_says_so() {
         .max()
         .unwrap();
     let app = app_with_bounds(2000, 20, largest).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(
-        rules_of(&answer),
-        vec![("jak.pregnancy".to_string(), "critical".to_string())],
-        "nothing cut at {largest}"
-    );
+    assert_eq!(rules_of(&answer), pregnancy_card(), "nothing cut at {largest}");
     app.stop().await;
 }
 
@@ -302,12 +308,12 @@ async fn a_missing_patient_is_412_and_a_failing_search_is_a_partial_answer_that_
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found", "diagnostics": "Patient/pat-008 not found"}]})))
         .mount(&ehr)
         .await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_412(status, &answer, "no such Patient");
 
     // Conditions fail with 503; everything else is there.
     let ehr = ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(503)).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     let rules = rules_of(&answer);
     assert!(rules.contains(&("jak.pregnancy".to_string(), "critical".to_string())), "{rules:?}");
@@ -331,7 +337,7 @@ async fn a_slow_server_is_cut_at_the_time_budget() {
     )
     .await;
     let started = std::time::Instant::now();
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     let elapsed = started.elapsed();
     assert_eq!(status, 200, "{answer}");
     assert!(elapsed < Duration::from_millis(2500), "answered after {elapsed:?}");
@@ -348,7 +354,7 @@ async fn a_slow_server_is_cut_at_the_time_budget() {
         fhir_json(&request["prefetch"]["patient"]).set_delay(Duration::from_secs(3)),
     )
     .await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_412(status, &answer, "budget");
     app.stop().await;
 }
@@ -407,13 +413,9 @@ async fn every_page_of_a_search_is_read_within_its_bounds() {
     let request = fixture_json(CASE);
     let app = app_with(2000, 20).await;
     let ehr = paged_ehr(&request).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(
-        rules_of(&answer),
-        vec![("jak.pregnancy".to_string(), "critical".to_string())],
-        "the status on page 3 was read"
-    );
+    assert_eq!(rules_of(&answer), pregnancy_card(), "the status on page 3 was read");
     let pages = ehr.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/fhir/Observation").count();
     assert_eq!(pages, 3);
     app.stop().await;
@@ -421,7 +423,7 @@ async fn every_page_of_a_search_is_read_within_its_bounds() {
     // With at most 2 pages the third is not read, and the answer says so.
     let app = app_with(2000, 2).await;
     let ehr = paged_ehr(&request).await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     let unchecked = unchecked_card(&answer);
     assert!(unchecked["detail"].as_str().unwrap().contains("more than 2 pages"), "{unchecked}");
@@ -443,7 +445,7 @@ async fn a_next_page_on_another_server_is_not_followed_and_http_elsewhere_is_ref
         .with_priority(1)
         .mount(&ehr)
         .await;
-    let (status, answer) = app.call(SELECT, &without_prefetch(&request, &format!("{}/fhir", ehr.uri()))).await;
+    let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the token never goes to another server");
     let unchecked = unchecked_card(&answer);
