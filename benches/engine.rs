@@ -14,6 +14,7 @@ use advanced_therapy_cds::facts::{self, PatientFacts};
 use advanced_therapy_cds::fhir::{self, DraftOrders, FhirServerSettings, PatientRecord};
 use advanced_therapy_cds::knowledge::Knowledge;
 use advanced_therapy_cds::protocol::CdsRequest;
+use advanced_therapy_cds::terminology::ServerAnswers;
 use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
 use divan::Bencher;
 
@@ -85,7 +86,7 @@ fn read(
 fn build_facts(bencher: Bencher, patient: &str) {
     let k = Knowledge::load(&knowledge_dir()).unwrap();
     let (drafts, record, _) = read(&k, &request(patient), &runtime(), &FhirServerSettings::default());
-    bencher.bench_local(|| PatientFacts::build(&k, &record, &drafts.orders, today()));
+    bencher.bench_local(|| PatientFacts::build(&k, &record, &drafts.orders, today(), &ServerAnswers::default()));
 }
 
 /// The engine (findings, alternatives) and card rendering for facts already read.
@@ -93,7 +94,7 @@ fn build_facts(bencher: Bencher, patient: &str) {
 fn engine_and_cards(bencher: Bencher, patient: &str) {
     let k = Knowledge::load(&knowledge_dir()).unwrap();
     let (drafts, record, selections) = read(&k, &request(patient), &runtime(), &FhirServerSettings::default());
-    let patient_facts = PatientFacts::build(&k, &record, &drafts.orders, today());
+    let patient_facts = PatientFacts::build(&k, &record, &drafts.orders, today(), &ServerAnswers::default());
     let orders =
         facts::reviewed_orders(&k, &record, &drafts.orders, selections.as_deref(), |d| patient_facts.on_drug(d));
     let engine = Engine::new(&k, Jurisdiction::Nl);

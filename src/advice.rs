@@ -9,6 +9,7 @@ use crate::facts::{self, OrderSubject, PatientFacts};
 use crate::fhir::{self, DataError, FhirServerSettings, PatientRecord, WrongData};
 use crate::knowledge::Knowledge;
 use crate::protocol::{CdsRequest, CdsResponse, Feedback, RequestError, parse_feedback};
+use crate::terminology::ServerAnswers;
 use crate::vocabulary::{Date, Jurisdiction, Language};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +109,7 @@ impl Advisor {
             })
             .collect();
         fhir::fetch_medications(&request, &self.fhir, &unresolved, &mut record, deadline).await?;
-        let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today);
+        let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today, &ServerAnswers::default());
         let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| patient_facts.on_drug(d));
         if let Some((order, reference)) = orders.iter().find_map(|o| match &o.subject {
             OrderSubject::Unidentified { medication_reference } => Some((&o.reference, medication_reference)),

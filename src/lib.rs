@@ -22,4 +22,5 @@ pub mod protocol;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod terminology;
 pub mod vocabulary;

@@ -8,7 +8,7 @@ pub use identity::{card_uuid, rule_of_card};
 use serde_json::json;
 
 use crate::engine::{Candidate, Evidence, EvidenceDetail, Finding, OrderReview, Standing};
-use crate::facts::{MatchedBy, OrderSubject, ReviewedOrder};
+use crate::facts::{MatchedBy, OrderSubject, ReviewedOrder, UnclassifiedWhy};
 use crate::knowledge::{Drug, Knowledge};
 use crate::protocol::{Action, ActionType, Card, Coding, Indicator, Link, SelectionBehavior, Source, Suggestion};
 use crate::vocabulary::{DrugId, Language, Recommendation};
@@ -228,6 +228,17 @@ fn evidence_text(e: &Evidence, lang: Language) -> String {
                 Language::Nl => format!("{age} jaar"),
             };
         }
+        EvidenceDetail::Unclassified(why) => notes.push(
+            match (why, lang) {
+                (UnclassifiedWhy::UnknownCodes, Language::En) => "codes the service cannot place",
+                (UnclassifiedWhy::UnknownCodes, Language::Nl) => "codes die de service niet kan plaatsen",
+                (UnclassifiedWhy::ServerUnanswered, Language::En) => "the terminology server did not answer",
+                (UnclassifiedWhy::ServerUnanswered, Language::Nl) => "de terminologieserver gaf geen antwoord",
+                (UnclassifiedWhy::NoCode, Language::En) => "no code and no text",
+                (UnclassifiedWhy::NoCode, Language::Nl) => "geen code en geen tekst",
+            }
+            .to_string(),
+        ),
         EvidenceDetail::Planned => notes.push(
             match lang {
                 Language::En => "planned",
@@ -260,6 +271,12 @@ fn evidence_text(e: &Evidence, lang: Language) -> String {
                 }
             };
         }
+    }
+    if let Some(words) = &e.by_text {
+        notes.push(match lang {
+            Language::En => format!("recognised from its text \"{}\", not from a code", markdown_escape(words)),
+            Language::Nl => format!("herkend aan de tekst \"{}\", niet aan een code", markdown_escape(words)),
+        });
     }
     let label = markdown_escape(&e.label);
     if label.is_empty() {

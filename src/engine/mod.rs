@@ -16,11 +16,13 @@ pub struct Evidence {
     /// onset (never the day it was typed in); other facts' own date.
     pub event_date: Option<Date>,
     pub detail: EvidenceDetail,
+    /// The fact was recognised from its words, not its codes: the words that matched.
+    pub by_text: Option<String>,
 }
 
 impl Evidence {
     fn new(label: String, date: Option<Date>, detail: EvidenceDetail) -> Self {
-        Evidence { label, date, event_date: date, detail }
+        Evidence { label, date, event_date: date, detail, by_text: None }
     }
 }
 
@@ -36,6 +38,8 @@ pub enum EvidenceDetail {
     Age(u32),
     /// A vaccine that is planned (ordered or due) rather than given.
     Planned,
+    /// A condition that could not be classified, and why.
+    Unclassified(crate::facts::UnclassifiedWhy),
     /// The ordered dose: mg per administration, administrations per day.
     Dose {
         mg: f64,
@@ -358,6 +362,13 @@ impl Ctx<'_> {
                 }
                 _ => None,
             },
+            Criterion::UnclassifiedConditions => (!facts.unclassified.is_empty()).then(|| {
+                facts
+                    .unclassified
+                    .iter()
+                    .map(|u| Evidence::new(u.label.clone(), u.date, EvidenceDetail::Unclassified(u.why.clone())))
+                    .collect()
+            }),
             Criterion::RecordProblems => (!facts.record_problems.is_empty()).then(|| {
                 facts.record_problems.iter().map(|p| Evidence::new(p.clone(), None, EvidenceDetail::None)).collect()
             }),
@@ -391,6 +402,7 @@ impl Ctx<'_> {
                                 date: c.date,
                                 event_date: c.ended.or(c.onset),
                                 detail: EvidenceDetail::ConditionStatus(c.status.clone()),
+                                by_text: c.by_text.clone(),
                             },
                         )
                     })

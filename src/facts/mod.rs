@@ -20,12 +20,15 @@ pub use concepts::{Concept, MatchedBy, age_on, months_before};
 pub use dose::{DoseReading, read_text as read_dose_text};
 
 use crate::fhir::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
-use crate::knowledge::{Classification, Knowledge, MedicationStatus, ValueSetMask};
+use crate::knowledge::{Classification, Knowledge, MedicationStatus, Placement, TextFinding, ValueSetMask};
+use crate::terminology::{ServerAnswers, ServerVerdict};
 use crate::vocabulary::{Date, DrugId, Sex};
 
 #[derive(Debug, Clone)]
 pub struct ConditionFact {
     pub concept: Concept,
+    /// Recognised from its words, not its codes (the card says so): the words that matched.
+    pub by_text: Option<String>,
     /// active / recurrence / relapse; otherwise history (inactive, remission, resolved).
     pub active: bool,
     pub status: String,
@@ -109,6 +112,28 @@ pub struct PatientFacts {
     pub planned_immunizations: Vec<ImmunizationFact>,
     /// Problems met while reading the record, in words for the prescriber.
     pub record_problems: Vec<String>,
+    /// Conditions whose meaning could not be told: no code the knowledge can place, no
+    /// terminology server answer, no recognisable text. Never read as "nothing".
+    pub unclassified: Vec<Unclassified>,
+}
+
+/// A condition the service could not classify, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unclassified {
+    /// What the prescriber reads: its text or display, and its codes.
+    pub label: String,
+    pub date: Option<Date>,
+    pub why: UnclassifiedWhy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnclassifiedWhy {
+    /// Its codes are in systems (or SNOMED CT extensions) the knowledge does not cover.
+    UnknownCodes,
+    /// A terminology server was asked and did not answer.
+    ServerUnanswered,
+    /// It has neither a code nor a text.
+    NoCode,
 }
 
 /// What an order is for, as far as this service cares.
@@ -152,7 +177,13 @@ impl ReviewedOrder {
 
 impl PatientFacts {
     /// Read the record (and the session's draft orders, as co-medication and planned vaccines).
-    pub fn build(knowledge: &Knowledge, record: &PatientRecord, drafts: &[DraftOrder], today: Date) -> PatientFacts {
+    pub fn build(
+        knowledge: &Knowledge,
+        record: &PatientRecord,
+        drafts: &[DraftOrder],
+        today: Date,
+        server: &ServerAnswers,
+    ) -> PatientFacts {
         let (age, sex) = match &record.patient {
             Some(p) => (
                 p.birth_date.as_ref().and_then(day).and_then(|b| age_on(b, today)),
@@ -169,13 +200,21 @@ impl PatientFacts {
             today,
             age,
             sex,
-            conditions: record.conditions.iter().filter_map(|c| condition(knowledge, c)).collect(),
+            conditions: Vec::new(),
             observations: record.observations.iter().filter_map(|o| observation(knowledge, o)).collect(),
             medications: Vec::new(),
             immunizations: record.immunizations.iter().filter_map(|i| immunization(knowledge, i)).collect(),
             planned_immunizations: Vec::new(),
             record_problems: record.problems.iter().map(describe_problem).collect(),
+            unclassified: Vec::new(),
         };
+        for c in &record.conditions {
+            match condition(knowledge, c, server) {
+                ConditionReading::Fact(fact) => facts.conditions.push(fact),
+                ConditionReading::Unclassified(u) => facts.unclassified.push(u),
+                ConditionReading::Ignored => {}
+            }
+        }
         for r in &record.medication_requests {
             if let Some(status) = request_status(&r.status) {
                 facts.medications.push(medication_request(knowledge, record, r, status, None));
@@ -360,16 +399,79 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
+enum ConditionReading {
+    Fact(ConditionFact),
+    Unclassified(Unclassified),
+    /// Refuted or entered in error.
+    Ignored,
+}
+
+/// What a condition's code means: its codings, else a terminology server's verdict, else —
+/// for the critical concepts only — its words. `Err` when nothing could tell.
+fn condition_meaning(
+    knowledge: &Knowledge,
+    code: &fhir_sdk::r4b::types::CodeableConcept,
+    server: &ServerAnswers,
+) -> Result<(Concept, Option<TextFinding>), UnclassifiedWhy> {
+    let mut concept = concept_of(knowledge, code);
+    if !concept.class.value_sets.is_empty() {
+        return Ok((concept, None));
+    }
+    let mut placed = false;
+    let mut unanswered = false;
+    for c in codings(code) {
+        let (Some(system), Some(value)) = (c.system, c.code) else { continue };
+        match server.get(system, value) {
+            Some(ServerVerdict::Classified(mask)) => {
+                concept.class.value_sets.union(&knowledge.codes.closed(mask));
+                placed = true;
+            }
+            Some(ServerVerdict::Unanswered) => unanswered = true,
+            None => placed |= knowledge.codes.placement(system, value) == Placement::Known,
+        }
+    }
+    if !concept.class.value_sets.is_empty() {
+        return Ok((concept, None));
+    }
+    // The last resort, for the critical concepts: the words of the text and the displays.
+    let texts = code.text.as_deref().into_iter().chain(codings(code).filter_map(|c| c.display));
+    for text in texts {
+        let found = knowledge.codes.recognise_text(text);
+        if !found.is_empty() {
+            concept.class.value_sets.union(&found.value_sets);
+            return Ok((concept, Some(found)));
+        }
+    }
+    match (placed, unanswered, codings(code).next().is_some() || code.text.is_some()) {
+        (true, _, _) => Ok((concept, None)),
+        (false, true, _) => Err(UnclassifiedWhy::ServerUnanswered),
+        (false, false, true) => Err(UnclassifiedWhy::UnknownCodes),
+        (false, false, false) => Err(UnclassifiedWhy::NoCode),
+    }
+}
+
+/// A condition's label with its codes, for the list of what could not be classified.
+fn coded_label(code: &fhir_sdk::r4b::types::CodeableConcept, label: &str) -> String {
+    let codes: Vec<String> =
+        codings(code).filter_map(|c| Some(format!("{} {}", short_system(c.system?), c.code?))).collect();
+    if codes.is_empty() { label.to_string() } else { format!("{label} [{}]", codes.join(", ")) }
+}
+
+/// The last part of a system URI or OID, enough to tell systems apart in a card.
+fn short_system(system: &str) -> &str {
+    let s = system.trim_end_matches('/');
+    s.rsplit(['/', ':']).next().unwrap_or(s)
+}
+
+fn condition(knowledge: &Knowledge, c: &Condition, server: &ServerAnswers) -> ConditionReading {
     let verification = c.verification_status.as_ref().and_then(|v| first_code(v));
     if matches!(verification, Some("refuted" | "entered-in-error")) {
-        return None;
+        return ConditionReading::Ignored;
     }
-    let code = c.code.as_ref()?;
     let status = c.clinical_status.as_ref().and_then(|s| first_code(s)).map(str::to_string);
     // No clinical status: resolved only when an abatement is recorded; otherwise assume active
     // (missing data is never read as safe).
-    let active = match status.as_deref() {
+    let mut active = match status.as_deref() {
         Some("active" | "recurrence" | "relapse") => true,
         Some(_) => false,
         None => c.abatement.is_none(),
@@ -385,10 +487,30 @@ fn condition(knowledge: &Knowledge, c: &Condition) -> Option<ConditionFact> {
         Some(ConditionAbatement::Period(p)) => p.end.as_ref().or(p.start.as_ref()).and_then(day_of),
         _ => None,
     };
-    Some(ConditionFact {
-        concept: concept_of(knowledge, code),
+    let empty = fhir_sdk::r4b::types::CodeableConcept::builder().build().ok();
+    let Some(code) = c.code.as_ref().or(empty.as_ref()) else { return ConditionReading::Ignored };
+    let (concept, by_text) = match condition_meaning(knowledge, code, server) {
+        Ok(meaning) => meaning,
+        Err(why) => {
+            let label = concept_of(knowledge, code).label;
+            return ConditionReading::Unclassified(Unclassified {
+                label: coded_label(code, &label),
+                date: date.or(ended),
+                why,
+            });
+        }
+    };
+    let mut status = status.unwrap_or_else(|| if active { "active".into() } else { "resolved".into() });
+    // "Status na mammacarcinoom": recognised by its words as a past condition.
+    if by_text.as_ref().is_some_and(|t| t.history) && active {
+        active = false;
+        status = "inactive".into();
+    }
+    ConditionReading::Fact(ConditionFact {
+        concept,
+        by_text: by_text.map(|t| t.phrase),
         active,
-        status: status.unwrap_or_else(|| if active { "active".into() } else { "resolved".into() }),
+        status,
         date: date.or(ended),
         onset,
         ended,
@@ -434,7 +556,21 @@ fn observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact
         ObservedValue::Text(t) => answer.union(&knowledge.codes.classify_whole_text(t).value_sets),
         _ => {}
     }
-    Some(ObservationFact { concept: concept_of(knowledge, &o.code), date, value, answer })
+    let concept = concept_of(knowledge, &o.code);
+    // A generic yes/no answer to a yes/no question counts as that question's answer
+    // (rules-catalog.md, "Recognition by meaning": LOINC LA33-6 / LA32-8, SNOMED CT 373066001 /
+    // 373067005, or a valueBoolean).
+    let yes = matches!(value, ObservedValue::Flag(true)) || knowledge.generic_yes.is_some_and(|g| answer.contains(g));
+    let no = matches!(value, ObservedValue::Flag(false)) || knowledge.generic_no.is_some_and(|g| answer.contains(g));
+    if yes != no {
+        for question in knowledge.value_sets.iter().filter(|v| concept.class.value_sets.contains(v.id)) {
+            if let Some(means) = if yes { question.yes_means } else { question.no_means } {
+                answer.insert(means);
+            }
+        }
+        answer = knowledge.codes.closed(answer);
+    }
+    Some(ObservationFact { concept, date, value, answer })
 }
 
 fn immunization(knowledge: &Knowledge, i: &Immunization) -> Option<ImmunizationFact> {

@@ -1,6 +1,7 @@
 //! Terminology lookups: which value sets (and which of the seven drugs) a coding or a text
 //! belongs to. Everything is hashed once at start-up; a lookup never scans a list.
 
+use super::text_match::{TextFinding, TextRecognizer};
 use crate::knowledge::spec::OutrankText;
 use crate::vocabulary::DrugId;
 
@@ -21,7 +22,7 @@ pub struct ValueSetId(pub u16);
 pub const MAX_VALUE_SETS: usize = 512;
 
 /// A set of value sets, as a bit mask: membership tests cost one AND.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ValueSetMask([u64; MAX_VALUE_SETS / 64]);
 
 impl ValueSetMask {
@@ -72,13 +73,53 @@ struct PrefixEntry {
     exclude: ValueSetMask,
 }
 
+/// How a system's codes are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CodeForm {
+    /// As written (trimmed).
+    #[default]
+    Plain,
+    /// ICD-10 style: without dots, upper case ("C50.9" = "C509").
+    Icd,
+    /// SNOMED CT identifiers: kept as integers (expansions hold thousands of them).
+    Sctid,
+}
+
+/// How far the value sets cover a system: whether a code of it that no value set lists is
+/// known to be outside every concept, or merely not known.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Coverage {
+    /// A code no value set lists says nothing (the system is not classified completely).
+    #[default]
+    Partial,
+    /// Every concept lists all its codes of this system (ICD-10 by ranges).
+    Complete,
+    /// SNOMED CT: complete for the international core and these extension namespaces (the
+    /// editions the shipped expansions were made from); other extensions' codes are unknown.
+    SnomedNamespaces(Vec<String>),
+}
+
 #[derive(Debug, Default)]
 struct SystemIndex {
-    /// ICD-10 style: compare without dots, upper case.
-    icd_normalized: bool,
+    form: CodeForm,
+    coverage: Coverage,
     exact: HashMap<Box<str>, Classification>,
+    /// SNOMED CT members (`CodeForm::Sctid`): id → index into `CodeIndex::masks`, sorted by
+    /// id once loading is done.
+    sctids: Vec<(u64, u32)>,
     prefixes: HashMap<Box<str>, PrefixEntry>,
     longest_prefix: usize,
+}
+
+/// Whether the knowledge can say what a coding means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// The code is in some value set, or in a system the value sets cover completely: its
+    /// meaning (possibly "none of the concepts") is settled.
+    Known,
+    /// The system is unknown, or covered only partly and the code is in no value set: it may
+    /// mean anything (a terminology server or the text must tell).
+    Unknown,
 }
 
 /// The compiled terminology of the knowledge base.
@@ -94,18 +135,103 @@ pub struct CodeIndex {
     codes_outrank_text: Vec<OutrankText>,
     /// The value sets that list each of the seven drugs (by `DrugId`).
     drug_value_sets: Vec<ValueSetMask>,
+    /// Distinct value-set masks of SNOMED CT members (most members share a few).
+    masks: Vec<ValueSetMask>,
+    /// While loading: SNOMED CT member → its mask.
+    pending_sctids: Vec<HashMap<u64, ValueSetMask>>,
+    /// Per value set, the value sets that include it (`include = [...]`), transitively.
+    implied_by: Vec<ValueSetMask>,
+    /// Critical concepts recognised by the words of a condition whose codes say nothing.
+    recognizer: TextRecognizer,
 }
 
 impl CodeIndex {
-    pub(crate) fn add_system(&mut self, uris: &[String], icd_normalized: bool) -> SystemId {
+    pub(crate) fn add_system(&mut self, uris: &[String], form: CodeForm, coverage: Coverage) -> SystemId {
         let id = SystemId(self.systems.len() as u16);
         for uri in uris {
             self.by_uri.insert(uri.as_str().into(), id);
         }
-        self.systems.push(SystemIndex { icd_normalized, ..Default::default() });
+        self.systems.push(SystemIndex { form, coverage, ..Default::default() });
+        self.pending_sctids.push(HashMap::default());
         self.drug_priority.push(u8::MAX);
         self.codes_outrank_text.push(OutrankText::Never);
         id
+    }
+
+    pub(crate) fn form(&self, system: SystemId) -> CodeForm {
+        self.systems[system.0 as usize].form
+    }
+
+    /// `value_set` includes the members of `member` (`include = [...]`).
+    pub(crate) fn add_inclusion(&mut self, value_set: ValueSetId, member: ValueSetId) {
+        let i = member.0 as usize;
+        if self.implied_by.len() <= i {
+            self.implied_by.resize(i + 1, ValueSetMask::default());
+        }
+        self.implied_by[i].insert(value_set);
+    }
+
+    pub(crate) fn recognizer_mut(&mut self) -> &mut TextRecognizer {
+        &mut self.recognizer
+    }
+
+    /// Loading is done: SNOMED CT members into sorted integer tables, inclusions closed.
+    pub(crate) fn finish(&mut self) {
+        for (index, pending) in self.systems.iter_mut().zip(self.pending_sctids.drain(..)) {
+            let mut distinct: HashMap<ValueSetMask, u32> = HashMap::default();
+            for (i, m) in self.masks.iter().enumerate() {
+                distinct.insert(*m, i as u32);
+            }
+            let mut list: Vec<(u64, u32)> = pending
+                .into_iter()
+                .map(|(id, mask)| {
+                    let next = self.masks.len() as u32;
+                    let slot = *distinct.entry(mask).or_insert_with(|| {
+                        self.masks.push(mask);
+                        next
+                    });
+                    (id, slot)
+                })
+                .collect();
+            list.sort_unstable_by_key(|(id, _)| *id);
+            index.sctids = list;
+        }
+        // Transitive closure: a set included in a set included in a third is in the third.
+        let n = self.implied_by.len();
+        loop {
+            let mut changed = false;
+            for i in 0..n {
+                let mut closed = self.implied_by[i];
+                for j in 0..n {
+                    if self.implied_by[i].contains(ValueSetId(j as u16)) {
+                        closed.union(&self.implied_by[j]);
+                    }
+                }
+                if closed != self.implied_by[i] {
+                    self.implied_by[i] = closed;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// Add the value sets that include those found.
+    fn close(&self, found: &mut ValueSetMask) {
+        let mut extra = ValueSetMask::default();
+        for (i, implied) in self.implied_by.iter().enumerate() {
+            if found.contains(ValueSetId(i as u16)) {
+                extra.union(implied);
+            }
+        }
+        found.union(&extra);
+    }
+
+    /// How many SNOMED CT members the knowledge holds in all (for the start-up log).
+    pub fn sctid_count(&self) -> usize {
+        self.systems.iter().map(|s| s.sctids.len()).sum()
     }
 
     pub(crate) fn set_codes_outrank_text(&mut self, system: SystemId, mode: OutrankText) {
@@ -120,7 +246,7 @@ impl CodeIndex {
             OutrankText::Always => true,
             OutrankText::WhenKnown => {
                 let index = &self.systems[system.0 as usize];
-                index.exact.contains_key(normalize(code, index.icd_normalized).as_str())
+                index.exact.contains_key(normalize(code, index.form).as_str()) || index.sctid(code).is_some()
             }
         }
     }
@@ -155,7 +281,14 @@ impl CodeIndex {
         drug: Option<DrugId>,
     ) {
         let index = &mut self.systems[system.0 as usize];
-        let key = normalize(code, index.icd_normalized);
+        // SNOMED CT value-set members go to the integer table; drug codes stay by text.
+        if let (CodeForm::Sctid, Some(vs), None) = (index.form, value_set, drug)
+            && let Ok(id) = code.trim().parse::<u64>()
+        {
+            self.pending_sctids[system.0 as usize].entry(id).or_default().insert(vs);
+            return;
+        }
+        let key = normalize(code, index.form);
         let entry = index.exact.entry(key.into()).or_default();
         if let Some(vs) = value_set {
             entry.value_sets.insert(vs);
@@ -167,7 +300,7 @@ impl CodeIndex {
 
     pub(crate) fn add_prefix(&mut self, system: SystemId, prefix: &str, value_set: ValueSetId, exclude: bool) {
         let index = &mut self.systems[system.0 as usize];
-        let key = normalize(prefix, index.icd_normalized);
+        let key = normalize(prefix, index.form);
         index.longest_prefix = index.longest_prefix.max(key.len());
         let entry = index.prefixes.entry(key.into()).or_default();
         if exclude {
@@ -189,14 +322,63 @@ impl CodeIndex {
         }
     }
 
-    /// The meaning of one coding; unknown systems and codes mean nothing.
+    /// The meaning of one coding; unknown systems and codes mean nothing (see `placement` for
+    /// whether that "nothing" is known or merely not known).
     pub fn classify(&self, system_uri: &str, code: &str) -> Classification {
         let Some(system) = self.system(system_uri) else {
             return Classification::default();
         };
+        let mut found = self.classify_in(system, code);
+        self.close(&mut found.value_sets);
+        found
+    }
+
+    /// Whether the knowledge can tell what this coding means (including "nothing it knows").
+    pub fn placement(&self, system_uri: &str, code: &str) -> Placement {
+        let Some(system) = self.system(system_uri) else { return Placement::Unknown };
         let index = &self.systems[system.0 as usize];
-        let key = normalize(code, index.icd_normalized);
+        let found = self.classify_in(system, code);
+        if !found.value_sets.is_empty() || found.drug.is_some() {
+            return Placement::Known;
+        }
+        match &index.coverage {
+            Coverage::Partial => Placement::Unknown,
+            Coverage::Complete => Placement::Known,
+            Coverage::SnomedNamespaces(covered) => {
+                let code = code.trim();
+                if super::ecl::check_sctid(code).is_err() {
+                    // Not a concept id at all: nothing can be said of it.
+                    return Placement::Unknown;
+                }
+                match super::ecl::sctid_namespace(code) {
+                    None => Placement::Known,
+                    Some(ns) if covered.iter().any(|c| c == ns) => Placement::Known,
+                    Some(_) => Placement::Unknown,
+                }
+            }
+        }
+    }
+
+    /// Classify the value sets implied by a set found elsewhere (a terminology server's answer).
+    pub fn closed(&self, mut found: ValueSetMask) -> ValueSetMask {
+        self.close(&mut found);
+        found
+    }
+
+    /// The critical concepts the words of a condition name, guards applied.
+    pub fn recognise_text(&self, text: &str) -> TextFinding {
+        let mut found = self.recognizer.recognise(text);
+        self.close(&mut found.value_sets);
+        found
+    }
+
+    fn classify_in(&self, system: SystemId, code: &str) -> Classification {
+        let index = &self.systems[system.0 as usize];
+        let key = normalize(code, index.form);
         let mut found = index.exact.get(key.as_str()).copied().unwrap_or_default();
+        if let Some(slot) = index.sctid(&key) {
+            found.value_sets.union(&self.masks[slot as usize]);
+        }
         if !index.prefixes.is_empty() {
             let mut include = ValueSetMask::default();
             let mut exclude = ValueSetMask::default();
@@ -253,9 +435,23 @@ impl CodeIndex {
     }
 }
 
-fn normalize(code: &str, icd: bool) -> String {
+impl SystemIndex {
+    /// The mask slot of a SNOMED CT member.
+    fn sctid(&self, code: &str) -> Option<u32> {
+        if self.form != CodeForm::Sctid || self.sctids.is_empty() {
+            return None;
+        }
+        let id: u64 = code.trim().parse().ok()?;
+        self.sctids.binary_search_by_key(&id, |(k, _)| *k).ok().map(|i| self.sctids[i].1)
+    }
+}
+
+fn normalize(code: &str, form: CodeForm) -> String {
     let code = code.trim();
-    if icd { code.chars().filter(|c| *c != '.').flat_map(char::to_uppercase).collect() } else { code.to_string() }
+    match form {
+        CodeForm::Icd => code.chars().filter(|c| *c != '.').flat_map(char::to_uppercase).collect(),
+        CodeForm::Plain | CodeForm::Sctid => code.to_string(),
+    }
 }
 
 /// Lower case, letters and digits only, single spaces: "M-M-RvaxPro®" → "m m rvaxpro".
@@ -283,13 +479,14 @@ mod tests {
 
     fn index() -> (CodeIndex, ValueSetId, ValueSetId) {
         let mut idx = CodeIndex::default();
-        let icd = idx.add_system(&["http://hl7.org/fhir/sid/icd-10".into()], true);
+        let icd = idx.add_system(&["http://hl7.org/fhir/sid/icd-10".into()], CodeForm::Icd, Coverage::Complete);
         let malignancy = ValueSetId(0);
         let live = ValueSetId(1);
         idx.add_prefix(icd, "C", malignancy, false);
         idx.add_prefix(icd, "C44", malignancy, true);
         idx.add_text("yellow fever", Some(live), None);
         idx.add_text("Stamaril", Some(live), None);
+        idx.finish();
         (idx, malignancy, live)
     }
 
@@ -310,5 +507,34 @@ mod tests {
         assert!(idx.classify_text("Vaccin tegen Yellow-Fever (Stamaril®)").value_sets.contains(live));
         assert!(idx.classify_text("STAMARIL inj").value_sets.contains(live));
         assert!(!idx.classify_text("yellowish fever chart").value_sets.contains(live));
+    }
+
+    #[test]
+    fn snomed_members_are_integers_and_inclusions_close_over_sets() {
+        let mut idx = CodeIndex::default();
+        let sct = idx.add_system(
+            &["http://snomed.info/sct".into()],
+            CodeForm::Sctid,
+            Coverage::SnomedNamespaces(vec!["1000124".into()]),
+        );
+        let (hypertension, diabetes, risk, outer) = (ValueSetId(0), ValueSetId(1), ValueSetId(2), ValueSetId(3));
+        idx.add_code(sct, "38341003", Some(hypertension), None);
+        idx.add_code(sct, "44054006", Some(diabetes), None);
+        idx.add_code(sct, "428041000124106", Some(diabetes), None);
+        idx.add_inclusion(risk, hypertension);
+        idx.add_inclusion(risk, diabetes);
+        idx.add_inclusion(outer, risk);
+        idx.finish();
+        let uri = "http://snomed.info/sct";
+        let found = idx.classify(uri, " 44054006 ").value_sets;
+        assert!(found.contains(diabetes) && found.contains(risk) && found.contains(outer));
+        assert!(!found.contains(hypertension));
+        assert_eq!(idx.sctid_count(), 3);
+        // Placement: members and core codes are known; an uncovered extension is not.
+        assert_eq!(idx.placement(uri, "38341003"), Placement::Known);
+        assert_eq!(idx.placement(uri, "22298006"), Placement::Known);
+        assert_eq!(idx.placement(uri, "11000146104"), Placement::Unknown);
+        assert_eq!(idx.placement(uri, "not-a-code"), Placement::Unknown);
+        assert_eq!(idx.placement("urn:oid:1.2.3", "x"), Placement::Unknown);
     }
 }

@@ -110,6 +110,10 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
         },
         Criterion::AgeUnknown => "no usable birth date".into(),
         Criterion::RecordProblems => "parts of the record could not be read or are incomplete".into(),
+        Criterion::UnclassifiedConditions => {
+            "conditions whose codes the service cannot place (no terminology server answer, no recognisable text)"
+                .into()
+        }
         Criterion::OrderUnreadable => "the order itself could not be read".into(),
         Criterion::NewStart => "the order is a new start".into(),
         Criterion::Indication(v) => format!("the order is for {}", vs(k, *v)),

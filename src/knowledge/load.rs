@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::codes::{CodeIndex, MAX_VALUE_SETS, SystemId, ValueSetId};
+use super::load_terminology;
 use super::spec::*;
 use super::*;
 use crate::vocabulary::{DrugId, Jurisdiction, Recommendation, Sex};
@@ -53,25 +54,29 @@ const HOOKS: [&str; 2] = ["order-select", "order-sign"];
 const OBSERVATION_CODES: &str = "{observation_codes}";
 const SUMMARY_PLACEHOLDERS: [&str; 2] = ["{drug}", "{reasons}"];
 
-struct Loader {
+pub(super) struct Loader {
     dir: std::path::PathBuf,
     errors: Vec<KnowledgeError>,
 }
 
 impl Loader {
-    fn error(&mut self, file: &str, entry: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, file: &str, entry: impl Into<String>, message: impl Into<String>) {
         self.errors.push(KnowledgeError { file: file.to_string(), entry: entry.into(), message: message.into() });
     }
 
-    fn read<T: DeserializeOwned>(&mut self, rel: &str) -> Option<T> {
+    pub(super) fn read_text(&mut self, rel: &str) -> Option<String> {
         let path = self.dir.join(rel);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Some(t),
             Err(e) => {
                 self.error(rel, "", format!("cannot read {}: {e}", path.display()));
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    pub(super) fn read<T: DeserializeOwned>(&mut self, rel: &str) -> Option<T> {
+        let text = self.read_text(rel)?;
         match toml::from_str(&text) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -134,6 +139,8 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
 
     let mut unverified = Vec::new();
     let mut codes = CodeIndex::default();
+    let terminology_sources = load_terminology::sources(&mut l);
+    let text_cues = load_terminology::text_cues(&mut l, &mut codes);
 
     // Code systems.
     let mut system_ids: HashMap<String, SystemId> = HashMap::new();
@@ -145,19 +152,8 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         if spec.uris.is_empty() {
             l.error("systems.toml", format!("system `{name}`"), "lists no URI");
         }
-        let icd = match spec.normalize.as_deref() {
-            None => false,
-            Some("icd") => true,
-            Some(other) => {
-                l.error(
-                    "systems.toml",
-                    format!("system `{name}`"),
-                    format!("unknown normalize `{other}` (only `icd`)"),
-                );
-                false
-            }
-        };
-        let id = codes.add_system(&spec.uris, icd);
+        let (form, coverage) = load_terminology::system_form(&mut l, name, spec);
+        let id = codes.add_system(&spec.uris, form, coverage);
         codes.set_codes_outrank_text(id, spec.codes_outrank_text);
         system_ids.insert(name.clone(), id);
         system_uris.insert(name.clone(), spec.canonical.clone());
@@ -259,9 +255,23 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 && spec.prefixes.values().all(Vec::is_empty)
                 && spec.text.is_empty()
                 && spec.drugs.is_empty()
+                && spec.include.is_empty()
+                && spec.expansion.is_none()
+                && spec.generic_answer.is_none()
             {
-                l.error(file, &entry, "has no codes, prefixes, text or drugs");
+                l.error(file, &entry, "has no codes, prefixes, text, drugs, inclusions or expansion");
             }
+            let terminology = load_terminology::value_set_terminology(
+                &mut l,
+                file,
+                key,
+                id,
+                spec,
+                &mut codes,
+                &system_ids,
+                &system_uris,
+                &terminology_sources,
+            );
             for (system, list) in &spec.codes {
                 match system_ids.get(system) {
                     Some(sid) => list.iter().for_each(|c| codes.add_code(*sid, c, Some(id), None)),
@@ -300,9 +310,36 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 exclude_prefixes: spec.exclude_prefixes.clone(),
                 text: spec.text.clone(),
                 drugs: spec.drugs.clone(),
+                include: spec.include.clone(),
+                ecl: terminology.ecl,
+                expansion: terminology.expansion,
+                by_text: terminology.by_text,
+                yes_means: None,
+                no_means: None,
             });
         }
     }
+    // Links between value sets, now that every set has its id.
+    let mut generic = Vec::new();
+    let mut inclusions = Vec::new();
+    for (file, spec_file) in &value_set_files {
+        for (key, spec) in &spec_file.value_sets {
+            let Some(id) = vs_ids.get(key).copied() else { continue };
+            if value_sets[id.0 as usize].file != *file {
+                continue;
+            }
+            let links = load_terminology::value_set_links(&mut l, file, key, id, spec, &vs_ids, &mut codes);
+            value_sets[id.0 as usize].yes_means = links.yes_means;
+            value_sets[id.0 as usize].no_means = links.no_means;
+            if let Some(answer) = spec.generic_answer {
+                generic.push((file.clone(), key.clone(), answer));
+            }
+            inclusions.push((file.clone(), key.clone(), spec.include.clone()));
+        }
+    }
+    load_terminology::check_inclusion_cycles(&mut l, &inclusions);
+    let (generic_yes, generic_no) = load_terminology::generic_answers(&mut l, &generic, &vs_ids);
+    codes.finish();
 
     // Card sources and override reasons.
     let mut sources = BTreeMap::new();
@@ -652,6 +689,10 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         preferences_source: preferences.source,
         definitions: compiled_definitions,
         system_uris,
+        terminology_sources,
+        text_cues,
+        generic_yes,
+        generic_no,
         unverified,
         not_implemented,
     })
@@ -927,6 +968,7 @@ impl CompileContext<'_> {
             }),
             CriterionSpec::AgeUnknown(true) => Criterion::AgeUnknown,
             CriterionSpec::RecordProblems(true) => Criterion::RecordProblems,
+            CriterionSpec::UnclassifiedConditions(true) => Criterion::UnclassifiedConditions,
             CriterionSpec::OrderUnreadable(true) => Criterion::OrderUnreadable,
             CriterionSpec::NewStart(true) => Criterion::NewStart,
             CriterionSpec::DoseUnreadable(true) => Criterion::DoseUnreadable,
@@ -967,6 +1009,7 @@ impl CompileContext<'_> {
             }
             CriterionSpec::AgeUnknown(false)
             | CriterionSpec::RecordProblems(false)
+            | CriterionSpec::UnclassifiedConditions(false)
             | CriterionSpec::OrderUnreadable(false)
             | CriterionSpec::NewStart(false)
             | CriterionSpec::DoseUnreadable(false)

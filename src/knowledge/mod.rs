@@ -3,14 +3,23 @@
 
 mod codes;
 mod describe;
+pub mod ecl;
+mod expansion;
 mod load;
+mod load_terminology;
 pub mod spec;
+mod text_match;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use codes::{Classification, CodeIndex, SystemId, ValueSetId, ValueSetMask, normalize_text};
+pub use codes::{
+    Classification, CodeForm, CodeIndex, Coverage, Placement, SystemId, ValueSetId, ValueSetMask, normalize_text,
+};
 pub use describe::describe;
+pub use ecl::Constraint;
+pub use expansion::ExpansionFile;
 pub use load::{KnowledgeError, KnowledgeErrors};
+pub use text_match::{CueKind, CuePlace, TextFinding};
 
 use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation, Sex};
 
@@ -94,6 +103,54 @@ pub struct ValueSet {
     pub exclude_prefixes: BTreeMap<String, Vec<String>>,
     pub text: Vec<String>,
     pub drugs: Vec<String>,
+    /// Value sets whose members belong to this one too.
+    pub include: Vec<String>,
+    /// The SNOMED CT definition by meaning.
+    pub ecl: Option<Constraint>,
+    pub expansion: Option<ShippedExpansion>,
+    pub by_text: Option<ByText>,
+    /// For a yes/no question: the value sets a generic yes / no answer counts as.
+    pub yes_means: Option<ValueSetId>,
+    pub no_means: Option<ValueSetId>,
+}
+
+/// A shipped expansion as the review page shows it.
+#[derive(Debug, Clone)]
+pub struct ShippedExpansion {
+    /// Relative to the knowledge directory.
+    pub file: String,
+    pub size: usize,
+    pub system: String,
+    pub version: String,
+    pub date: String,
+    pub method: String,
+    /// The published sources its members came from (keys of `terminology/sources.toml`).
+    pub sources: Vec<String>,
+}
+
+/// Recognition by text of a critical concept.
+#[derive(Debug, Clone)]
+pub struct ByText {
+    pub phrases: Vec<String>,
+    pub not: Vec<String>,
+    pub source: String,
+}
+
+/// A published value set or server an expansion came from.
+#[derive(Debug, Clone)]
+pub struct TerminologySource {
+    pub key: String,
+    pub title: String,
+    pub url: String,
+    pub version: String,
+    pub via: String,
+}
+
+/// The guards of recognition by text, for review.
+#[derive(Debug, Clone, Default)]
+pub struct TextCues {
+    pub source: String,
+    pub cues: Vec<(CueKind, CuePlace, Vec<String>)>,
 }
 
 /// A set of the (at most 8) drugs, as a bit mask.
@@ -235,6 +292,7 @@ pub enum Criterion {
     PlannedImmunization(ImmunizationQuery),
     AgeUnknown,
     RecordProblems,
+    UnclassifiedConditions,
     OrderUnreadable,
     NewStart,
     Indication(ValueSetId),
@@ -361,6 +419,13 @@ pub struct Knowledge {
     pub definitions: Vec<Definition>,
     /// Canonical URI per system short name, for resources the service writes.
     pub system_uris: BTreeMap<String, String>,
+    /// Sources of the shipped expansions.
+    pub terminology_sources: BTreeMap<String, TerminologySource>,
+    /// The guards applied when a concept is recognised by text.
+    pub text_cues: TextCues,
+    /// The value sets holding the generic yes and no answer codes.
+    pub generic_yes: Option<ValueSetId>,
+    pub generic_no: Option<ValueSetId>,
     /// Entries marked `unverified`, named for review.
     pub unverified: Vec<String>,
     /// Catalogue ids with no rule file yet.

@@ -81,9 +81,20 @@ pub struct SystemSpec {
     pub uris: Vec<String>,
     /// The URI written into resources this service creates.
     pub canonical: String,
-    /// ICD-10 codes are compared without dots and in upper case ("C50.9" = "C509").
+    /// `icd`: ICD-10 codes are compared without dots and in upper case ("C50.9" = "C509").
+    /// `sctid`: SNOMED CT identifiers, kept as integers and checked by their check digit.
     #[serde(default)]
     pub normalize: Option<String>,
+    /// `complete`: every concept lists all its codes of this system (ICD-10 ranges, SNOMED CT
+    /// expansions), so a code no value set lists is known to be outside every concept.
+    /// `partial` (default): such a code says nothing, and a condition coded only so is
+    /// reported as not classified unless a terminology server or its text tells.
+    #[serde(default)]
+    pub coverage: Option<String>,
+    /// SNOMED CT with `coverage = "complete"`: the extension namespaces the expansions cover
+    /// besides the international core (the editions they were made from).
+    #[serde(default)]
+    pub extension_namespaces: Vec<String>,
     /// A medication or vaccine coded in this system is read from its codes alone: its free text
     /// is not searched for names (a topical tacrolimus coded by ATC is not "tacrolimus").
     #[serde(default)]
@@ -206,6 +217,82 @@ pub struct ValueSetSpec {
     /// Drugs of `drugs.toml` whose codes and names belong to this set too.
     #[serde(default)]
     pub drugs: Vec<String>,
+    /// Value sets whose members all belong to this one too (a union by meaning).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// The SNOMED CT definition by meaning, in the ECL subset of `ecl.rs`: what a terminology
+    /// server evaluates for codes the shipped expansion does not hold.
+    #[serde(default)]
+    pub ecl: Option<String>,
+    /// The shipped SNOMED CT expansion: `terminology/expansions/<name>.tsv`.
+    #[serde(default)]
+    pub expansion: Option<String>,
+    /// For the critical concepts: words that name the concept in a condition's text when none
+    /// of its codes is recognised (the last resort; the card says so).
+    #[serde(default)]
+    pub by_text: Option<ByTextSpec>,
+    /// For a yes/no question: the value set a generic "yes" answer (LOINC LA33-6, SNOMED CT
+    /// 373066001, `valueBoolean` true) counts as, and likewise for "no".
+    #[serde(default)]
+    pub yes_means: Option<String>,
+    #[serde(default)]
+    pub no_means: Option<String>,
+    /// This set holds the generic answer codes: `yes` or `no`.
+    #[serde(default)]
+    pub generic_answer: Option<GenericAnswer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GenericAnswer {
+    Yes,
+    No,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByTextSpec {
+    /// Words or phrases (English and Dutch); `*suffix` matches the end of a word (compounds).
+    pub phrases: Vec<String>,
+    /// Phrases that name something outside the concept although a phrase matches in them
+    /// ("basaalcelcarcinoom" for malignancy other than skin cancer).
+    #[serde(default)]
+    pub not: Vec<String>,
+    pub source: String,
+}
+
+/// `terminology/sources.toml`: the published value sets and servers expansions come from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminologySourcesFile {
+    pub sources: BTreeMap<String, TerminologySourceSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminologySourceSpec {
+    pub title: String,
+    /// Canonical URL (or OID) of the published value set, or the server's base URL.
+    pub url: String,
+    pub version: String,
+    /// Where it was read (package and path, repository and commit).
+    pub via: String,
+}
+
+/// `text-recognition.toml`: the guards of recognition by text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextRecognitionFile {
+    pub source: String,
+    pub cues: Vec<CueSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CueSpec {
+    pub kind: super::text_match::CueKind,
+    pub place: super::text_match::CuePlace,
+    pub words: Vec<String>,
 }
 
 /// `definitions.toml`: named criteria shared by rules (like CQL expression definitions).
@@ -366,6 +453,9 @@ pub enum CriterionSpec {
     AgeUnknown(bool),
     /// Problems met while reading the record (unreadable resources, cut-short searches).
     RecordProblems(bool),
+    /// Conditions whose meaning could not be told (codes the knowledge cannot place, no
+    /// terminology server answer, no recognisable text).
+    UnclassifiedConditions(bool),
     /// The order under review could not be read (only its drug was recognised).
     OrderUnreadable(bool),
     /// The order under review is a new start (no active order for the same drug).

@@ -1,0 +1,270 @@
+//! The terminology part of loading: how systems are covered, value sets defined by meaning
+//! (ECL, shipped expansions, inclusions), recognition by text and generic yes/no answers.
+//! Every problem is reported with its file and entry, like the rest of the loader.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::codes::{CodeForm, CodeIndex, Coverage, SystemId, ValueSetId};
+use super::ecl::{Constraint, check_sctid};
+use super::expansion::ExpansionFile;
+use super::load::Loader;
+use super::spec::{GenericAnswer, SystemSpec, TerminologySourcesFile, TextRecognitionFile, ValueSetSpec};
+use super::{ByText, ShippedExpansion, TerminologySource, TextCues};
+
+pub(super) const SOURCES_FILE: &str = "terminology/sources.toml";
+pub(super) const EXPANSIONS_DIR: &str = "terminology/expansions";
+pub(super) const TEXT_FILE: &str = "text-recognition.toml";
+
+/// A system's code form and coverage, from `systems.toml`.
+pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (CodeForm, Coverage) {
+    let entry = format!("system `{name}`");
+    let form = match spec.normalize.as_deref() {
+        None => CodeForm::Plain,
+        Some("icd") => CodeForm::Icd,
+        Some("sctid") => CodeForm::Sctid,
+        Some(other) => {
+            l.error("systems.toml", &entry, format!("unknown normalize `{other}` (icd, sctid)"));
+            CodeForm::Plain
+        }
+    };
+    let coverage = match (spec.coverage.as_deref(), form) {
+        (None | Some("partial"), _) => Coverage::Partial,
+        (Some("complete"), CodeForm::Sctid) => Coverage::SnomedNamespaces(spec.extension_namespaces.clone()),
+        (Some("complete"), _) => Coverage::Complete,
+        (Some(other), _) => {
+            l.error("systems.toml", &entry, format!("unknown coverage `{other}` (complete, partial)"));
+            Coverage::Partial
+        }
+    };
+    if !spec.extension_namespaces.is_empty() && !matches!(coverage, Coverage::SnomedNamespaces(_)) {
+        l.error("systems.toml", &entry, "extension_namespaces need normalize = \"sctid\" and coverage = \"complete\"");
+    }
+    for ns in &spec.extension_namespaces {
+        if ns.len() != 7 || !ns.bytes().all(|b| b.is_ascii_digit()) {
+            l.error("systems.toml", &entry, format!("`{ns}` is not a 7-digit SNOMED CT namespace"));
+        }
+    }
+    (form, coverage)
+}
+
+/// The published sources expansions may cite.
+pub(super) fn sources(l: &mut Loader) -> BTreeMap<String, TerminologySource> {
+    let Some(file) = l.read::<TerminologySourcesFile>(SOURCES_FILE) else { return BTreeMap::new() };
+    let mut out = BTreeMap::new();
+    for (key, s) in file.sources {
+        for (what, v) in [("title", &s.title), ("url", &s.url), ("version", &s.version), ("via", &s.via)] {
+            if v.trim().is_empty() {
+                l.error(SOURCES_FILE, format!("source `{key}`"), format!("has no {what}"));
+            }
+        }
+        out.insert(key.clone(), TerminologySource { key, title: s.title, url: s.url, version: s.version, via: s.via });
+    }
+    out
+}
+
+/// The guards of recognition by text.
+pub(super) fn text_cues(l: &mut Loader, codes: &mut CodeIndex) -> TextCues {
+    let Some(file) = l.read::<TextRecognitionFile>(TEXT_FILE) else { return TextCues::default() };
+    if file.source.trim().is_empty() {
+        l.error(TEXT_FILE, "", "has no source");
+    }
+    let mut cues = Vec::new();
+    for (i, cue) in file.cues.iter().enumerate() {
+        if cue.words.iter().any(|w| super::normalize_text(w).is_empty()) || cue.words.is_empty() {
+            l.error(TEXT_FILE, format!("cue {}", i + 1), "needs words (letters or digits)");
+        }
+        codes.recognizer_mut().add_cue(cue.kind, cue.place, &cue.words);
+        cues.push((cue.kind, cue.place, cue.words.clone()));
+    }
+    TextCues { source: file.source, cues }
+}
+
+/// What a value set's terminology fields gave: for the review pages and later links.
+#[derive(Default)]
+pub(super) struct ValueSetTerminology {
+    pub ecl: Option<Constraint>,
+    pub expansion: Option<ShippedExpansion>,
+    pub by_text: Option<ByText>,
+}
+
+/// Load the ECL definition, the shipped expansion and the text phrases of one value set.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn value_set_terminology(
+    l: &mut Loader,
+    file: &str,
+    key: &str,
+    id: ValueSetId,
+    spec: &ValueSetSpec,
+    codes: &mut CodeIndex,
+    system_ids: &HashMap<String, SystemId>,
+    system_uris: &BTreeMap<String, String>,
+    sources: &BTreeMap<String, TerminologySource>,
+) -> ValueSetTerminology {
+    let entry = format!("value set `{key}`");
+    let mut out = ValueSetTerminology::default();
+    let snomed = system_ids.iter().find(|(_, id)| codes.form(**id) == CodeForm::Sctid).map(|(n, id)| (n.clone(), *id));
+    if let Some(text) = &spec.ecl {
+        match Constraint::parse(text) {
+            Ok(c) => out.ecl = Some(c),
+            Err(e) => l.error(file, &entry, format!("ecl: {e}")),
+        }
+    }
+    if let Some(name) = &spec.expansion {
+        let rel = format!("{EXPANSIONS_DIR}/{name}.tsv");
+        match (&snomed, l.read_text(&rel)) {
+            (None, _) => {
+                l.error(file, &entry, "an expansion needs a system with normalize = \"sctid\" in systems.toml")
+            }
+            (_, None) => {}
+            (Some((system_name, system)), Some(text)) => match ExpansionFile::parse(&text) {
+                Err(errors) => errors.into_iter().for_each(|e| l.error(&rel, "", e)),
+                Ok(expansion) => {
+                    let canonical = system_uris.get(system_name).map(String::as_str).unwrap_or_default();
+                    if expansion.header("system") != Some(canonical) {
+                        l.error(&rel, "", format!("`# system:` must be {canonical}"));
+                    }
+                    if expansion.header("expansion") != Some(key) {
+                        l.error(&rel, "", format!("`# expansion:` must name the value set `{key}`"));
+                    }
+                    let mut used: Vec<String> = Vec::new();
+                    let mut bad = 0usize;
+                    for m in &expansion.members {
+                        if let Err(e) = check_sctid(&m.code) {
+                            bad += 1;
+                            if bad <= 5 {
+                                l.error(&rel, format!("code {}", m.code), e);
+                            }
+                            continue;
+                        }
+                        for s in &m.from {
+                            if !sources.contains_key(s) {
+                                l.error(
+                                    &rel,
+                                    format!("code {}", m.code),
+                                    format!("source `{s}` is not in {SOURCES_FILE}"),
+                                );
+                            } else if !used.contains(s) {
+                                used.push(s.clone());
+                            }
+                        }
+                        codes.add_code(*system, &m.code, Some(id), None);
+                    }
+                    if bad > 5 {
+                        l.error(&rel, "", format!("{} more codes are not SNOMED CT concept ids", bad - 5));
+                    }
+                    let header = |k: &str| expansion.header(k).unwrap_or_default().to_string();
+                    out.expansion = Some(ShippedExpansion {
+                        file: rel.clone(),
+                        size: expansion.members.len(),
+                        system: header("system"),
+                        version: header("version"),
+                        date: header("date"),
+                        method: header("method"),
+                        sources: used,
+                    });
+                }
+            },
+        }
+        if spec.ecl.is_none() {
+            l.error(file, &entry, "a shipped expansion needs the definition it expands (`ecl`)");
+        }
+    }
+    if let Some(by_text) = &spec.by_text {
+        if by_text.source.trim().is_empty() {
+            l.error(file, format!("{entry}, by_text"), "has no source");
+        }
+        if by_text.phrases.is_empty() {
+            l.error(file, format!("{entry}, by_text"), "lists no phrases");
+        }
+        for p in &by_text.phrases {
+            codes.recognizer_mut().add_phrase(p, id, false);
+        }
+        for p in &by_text.not {
+            codes.recognizer_mut().add_phrase(p, id, true);
+        }
+        out.by_text =
+            Some(ByText { phrases: by_text.phrases.clone(), not: by_text.not.clone(), source: by_text.source.clone() });
+    }
+    out
+}
+
+/// Links between value sets, resolved once all are defined: inclusions (checked for cycles),
+/// and the yes/no meanings of questions.
+pub(super) struct ValueSetLinks {
+    pub yes_means: Option<ValueSetId>,
+    pub no_means: Option<ValueSetId>,
+}
+
+pub(super) fn value_set_links(
+    l: &mut Loader,
+    file: &str,
+    key: &str,
+    id: ValueSetId,
+    spec: &ValueSetSpec,
+    vs_ids: &HashMap<String, ValueSetId>,
+    codes: &mut CodeIndex,
+) -> ValueSetLinks {
+    let entry = format!("value set `{key}`");
+    for member in &spec.include {
+        match vs_ids.get(member) {
+            Some(m) if *m == id => l.error(file, &entry, "includes itself"),
+            Some(m) => codes.add_inclusion(id, *m),
+            None => l.error(file, &entry, format!("includes `{member}`, which is not defined")),
+        }
+    }
+    let mut resolve = |what: &str, name: &Option<String>| {
+        let name = name.as_ref()?;
+        match vs_ids.get(name) {
+            Some(v) => Some(*v),
+            None => {
+                l.error(file, &entry, format!("{what} `{name}`, which is not defined"));
+                None
+            }
+        }
+    };
+    ValueSetLinks { yes_means: resolve("yes_means", &spec.yes_means), no_means: resolve("no_means", &spec.no_means) }
+}
+
+/// The value sets holding the generic yes and no answers; one each at most.
+pub(super) fn generic_answers(
+    l: &mut Loader,
+    specs: &[(String, String, GenericAnswer)],
+    vs_ids: &HashMap<String, ValueSetId>,
+) -> (Option<ValueSetId>, Option<ValueSetId>) {
+    let mut yes = None;
+    let mut no = None;
+    for (file, key, answer) in specs {
+        let slot = match answer {
+            GenericAnswer::Yes => &mut yes,
+            GenericAnswer::No => &mut no,
+        };
+        if slot.is_some() {
+            l.error(file, format!("value set `{key}`"), "a second value set of generic answers of the same kind");
+        }
+        *slot = vs_ids.get(key).copied();
+    }
+    (yes, no)
+}
+
+/// Inclusions must not loop: a set that (transitively) includes itself has no meaning.
+pub(super) fn check_inclusion_cycles(l: &mut Loader, files: &[(String, String, Vec<String>)]) {
+    let by_key: HashMap<&str, (&str, &[String])> =
+        files.iter().map(|(f, k, inc)| (k.as_str(), (f.as_str(), inc.as_slice()))).collect();
+    for (file, key, _) in files {
+        let mut stack = vec![key.as_str()];
+        let mut seen = vec![key.as_str()];
+        while let Some(k) = stack.pop() {
+            for next in by_key.get(k).map(|(_, inc)| *inc).unwrap_or_default() {
+                if next == key {
+                    l.error(file, format!("value set `{key}`"), "its inclusions lead back to itself");
+                    stack.clear();
+                    break;
+                }
+                if !seen.contains(&next.as_str()) {
+                    seen.push(next);
+                    stack.push(next);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Terminology beyond the shipped expansions: a hospital's FHIR terminology server, asked about
+//! SNOMED CT codes no shipped expansion holds. Knows nothing of clinical rules: it evaluates the
+//! value sets' ECL definitions on what the server says.
+
+mod answers;
+
+pub use answers::{ServerAnswers, ServerVerdict};
