@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::facts::{self, OrderSubject, PatientFacts};
 use crate::fhir::{self, DataError, FhirServerSettings, PatientRecord, WrongData};
 use crate::knowledge::Knowledge;
-use crate::protocol::{CdsRequest, CdsResponse, Feedback, RequestError, parse_feedback};
+use crate::protocol::{CdsRequest, CdsResponse, Feedback, PrefetchValue, RequestError, parse_feedback};
 use crate::terminology::ServerAnswers;
 use crate::vocabulary::{Date, Jurisdiction, Language};
 
@@ -140,6 +140,30 @@ impl Advisor {
         let mut advice = done(reviews.len());
         advice.response.cards = cards::render(&ctx, &reviews);
         Ok(advice)
+    }
+
+    /// For `classify`: every resource a request carries (prefetch and draft orders), read as a
+    /// call reads it — nothing is fetched — and what the service recognises in each.
+    pub fn classify(&self, body: &[u8]) -> Result<Vec<facts::ClassifiedResource>, AdviceError> {
+        let hook = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("hook")?.as_str().map(str::to_string))
+            .ok_or(RequestError::Missing("hook"))?;
+        let request = CdsRequest::parse(body, &hook)?;
+        let drafts = fhir::read_draft_orders(request.context.draft_orders)?;
+        let mut record = PatientRecord::default();
+        for key in fhir::KEYS {
+            if let Some(PrefetchValue::Json(json)) = request.prefetch.get(key) {
+                fhir::read_key(key, json, &request.context.patient_id, &mut record, usize::MAX)?;
+            }
+        }
+        record.medications.extend(drafts.medications);
+        for d in drafts.orders {
+            if let fhir::DraftContent::Medication(r) = d.content {
+                record.medication_requests.push(r);
+            }
+        }
+        Ok(facts::classify_record(&self.knowledge, &record, &ServerAnswers::default()))
     }
 
     /// Check feedback and tie each entry to the rule its card came from.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use advanced_therapy_cds::advice::{AdviceError, Advisor};
 use advanced_therapy_cds::config::{Clock, Overrides, Settings, parse_date};
+use advanced_therapy_cds::facts::Recognition;
 use advanced_therapy_cds::fhir::{DataError, FhirServerSettings};
 use advanced_therapy_cds::startup::{Application, load_knowledge};
 use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
@@ -117,6 +118,17 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// List every resource of a request with the concepts the service recognises in it, and
+    /// what it recognises as nothing or cannot classify (run a sample of your own records).
+    Classify {
+        /// A CDS Hooks request (JSON) with prefetch.
+        request: PathBuf,
+        /// Print JSON (one object per resource) instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,6 +220,10 @@ fn main() -> ExitCode {
             init_logging(cli.log_format, "warn");
             evaluate(request, service, lang, common)
         }
+        Command::Classify { request, json, common } => {
+            init_logging(cli.log_format, "warn");
+            classify(request, json, common)
+        }
         Command::CheckKnowledge { common } => {
             init_logging(cli.log_format, "warn");
             let settings = Settings { knowledge_dir: common.knowledge_dir, ..Settings::embedded_default() };
@@ -260,6 +276,54 @@ fn serve(settings: Settings) -> ExitCode {
             }
         }
     })
+}
+
+fn classify(path: PathBuf, json: bool, common: Common) -> ExitCode {
+    let settings = Settings { knowledge_dir: common.knowledge_dir.clone(), ..Settings::embedded_default() };
+    let (knowledge, body) = match (load_knowledge(&settings), std::fs::read(&path)) {
+        (Ok(k), Ok(b)) => (k, b),
+        (Err(e), _) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+        (_, Err(e)) => {
+            eprintln!("cannot read {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    let advisor = Advisor::new(knowledge, common.jurisdiction, FhirServerSettings::default());
+    let resources = match advisor.classify(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("refused: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&resources).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    for r in &resources {
+        let how = match &r.recognised {
+            Recognition::Codes => "by code".to_string(),
+            Recognition::Text(words) => format!("by text \"{words}\""),
+            Recognition::Nothing => "recognised as nothing".to_string(),
+            Recognition::NotClassified(why) => format!("NOT CLASSIFIED: {why}"),
+        };
+        let concepts = if r.concepts.is_empty() { "-".to_string() } else { r.concepts.join(", ") };
+        let drug = r.drug.as_deref().map(|d| format!(" drug={d}")).unwrap_or_default();
+        println!("{}\t{}\t[{}]\t{}{}\t{}", r.resource, r.label, r.codes.join(" "), concepts, drug, how);
+    }
+    let count = |pick: fn(&Recognition) -> bool| resources.iter().filter(|r| pick(&r.recognised)).count();
+    println!(
+        "{} resources: {} by code, {} by text, {} recognised as nothing, {} not classified",
+        resources.len(),
+        count(|r| matches!(r, Recognition::Codes)),
+        count(|r| matches!(r, Recognition::Text(_))),
+        count(|r| matches!(r, Recognition::Nothing)),
+        count(|r| matches!(r, Recognition::NotClassified(_)))
+    );
+    ExitCode::SUCCESS
 }
 
 fn evaluate(path: PathBuf, service: Option<String>, lang: Lang, common: Common) -> ExitCode {

@@ -2,6 +2,7 @@
 //! clinical status, observations, medications by status, immunizations — each classified
 //! against the knowledge's value sets, and the orders to review.
 
+mod classify;
 mod concepts;
 mod dose;
 
@@ -15,6 +16,7 @@ use fhir_sdk::r4b::resources::{
 };
 use fhir_sdk::r4b::types::Reference;
 
+pub use classify::{ClassifiedResource, Recognition, classify_record};
 use concepts::{CodingRef, codings, concept_of, day, day_of, day_of_instant, medication_concept};
 pub use concepts::{Concept, MatchedBy, age_on, months_before};
 pub use dose::{DoseReading, read_text as read_dose_text};
@@ -417,7 +419,10 @@ fn condition_meaning(
     if !concept.class.value_sets.is_empty() {
         return Ok((concept, None));
     }
+    // Placed: some code's meaning is known (possibly "none of the concepts"). Settled: known
+    // from complete ranges (ICD-10) or a server, where the words may not overrule the code.
     let mut placed = false;
+    let mut settled = false;
     let mut unanswered = false;
     for c in codings(code) {
         let (Some(system), Some(value)) = (c.system, c.code) else { continue };
@@ -425,18 +430,44 @@ fn condition_meaning(
             Some(ServerVerdict::Classified(mask)) => {
                 concept.class.value_sets.union(&knowledge.codes.closed(mask));
                 placed = true;
+                settled = true;
             }
-            Some(ServerVerdict::Unanswered) => unanswered = true,
-            None => placed |= knowledge.codes.placement(system, value) == Placement::Known,
+            // The server did not answer: what the shipped knowledge says stands; a code it
+            // cannot place is reported.
+            Some(ServerVerdict::Unanswered) => match knowledge.codes.placement(system, value) {
+                Placement::Known => {
+                    placed = true;
+                    settled = true;
+                }
+                Placement::Expanded => placed = true,
+                Placement::Unknown => unanswered = true,
+            },
+            None => match knowledge.codes.placement(system, value) {
+                Placement::Known => {
+                    placed = true;
+                    settled = true;
+                }
+                Placement::Expanded => placed = true,
+                Placement::Unknown => {}
+            },
         }
     }
-    if !concept.class.value_sets.is_empty() {
+    if !concept.class.value_sets.is_empty() || settled {
         return Ok((concept, None));
     }
-    // The last resort, for the critical concepts: the words of the text and the displays.
+    // The last resort, for the critical concepts: the words of the text and the displays — never
+    // a concept the code was deliberately left out of (a basal cell carcinoma is no malignancy
+    // of that set, whatever its text calls it).
+    let mut excluded = crate::knowledge::ValueSetMask::default();
+    for c in codings(code) {
+        if let (Some(system), Some(value)) = (c.system, c.code) {
+            excluded.union(&knowledge.codes.excluded(system, value));
+        }
+    }
     let texts = code.text.as_deref().into_iter().chain(codings(code).filter_map(|c| c.display));
     for text in texts {
-        let found = knowledge.codes.recognise_text(text);
+        let mut found = knowledge.codes.recognise_text(text);
+        found.value_sets.minus(&excluded);
         if !found.is_empty() {
             concept.class.value_sets.union(&found.value_sets);
             return Ok((concept, Some(found)));
@@ -760,3 +791,6 @@ fn drug_in_raw_json(knowledge: &Knowledge, json: &str) -> Option<(DrugId, Matche
     let refs = list.iter().map(|(system, code, display)| CodingRef { system: *system, code: *code, display: *display });
     medication_concept(knowledge, refs, text).1
 }
+
+#[cfg(test)]
+mod tests;

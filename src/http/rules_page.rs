@@ -153,9 +153,46 @@ pub fn render(k: &Knowledge, jurisdiction: Jurisdiction) -> Markup {
                                     @for (system, codes) in &v.exclude_prefixes { div { strong { (system) } " except codes starting with: " (codes.join(", ")) } }
                                     @if !v.text.is_empty() { div { strong { "names in text" } ": " (v.text.join(", ")) } }
                                     @if !v.drugs.is_empty() { div { strong { "drugs" } ": " (v.drugs.join(", ")) } }
+                                    @if !v.include.is_empty() { div { strong { "includes the value sets" } ": " (v.include.join(", ")) } }
+                                    @if let Some(ecl) = &v.ecl { div.definition { strong { "SNOMED CT by meaning (ECL)" } ": " code { (ecl.to_string()) } } }
+                                    @if let Some(x) = &v.expansion {
+                                        div.expansion {
+                                            strong { "shipped expansion" } ": " (x.size) " SNOMED CT codes (" code { (x.file) } "); "
+                                            (x.version) "; built " (x.date) "; " (x.method) "; from "
+                                            @for (i, s) in x.sources.iter().enumerate() {
+                                                @if i > 0 { ", " }
+                                                @match k.terminology_sources.get(s) {
+                                                    Some(src) => { span title=(format!("{} {} — {}", src.url, src.version, src.via)) { (src.title) } }
+                                                    None => { (s) }
+                                                }
+                                            }
+                                        }
+                                    }
+                                    @if let Some(t) = &v.by_text {
+                                        div.by-text { strong { "recognised by text when no code is" } ": " (t.phrases.join(", "))
+                                            @if !t.not.is_empty() { "; not: " (t.not.join(", ")) }
+                                            " " small { "(" (t.source) ")" } }
+                                    }
+                                    @if let Some(y) = v.yes_means { div { strong { "a generic yes means" } ": " (k.value_set(y).key) } }
+                                    @if let Some(n) = v.no_means { div { strong { "a generic no means" } ": " (k.value_set(n).key) } }
                                 }
                                 td { small { (v.source) } }
                             }
+                        }
+                    }
+                    h3 id="text-recognition" { "Recognition by text: the guards" }
+                    p { small { (k.text_cues.source) } }
+                    table {
+                        tr { th { "cue" } th { "where" } th { "words" } }
+                        @for (kind, place, words) in &k.text_cues.cues {
+                            tr { td { (format!("{kind:?}").to_lowercase()) } td { (format!("{place:?}").to_lowercase()) } td { (words.join(", ")) } }
+                        }
+                    }
+                    h3 id="terminology-sources" { "Published sources of the shipped expansions" }
+                    table {
+                        tr { th { "source" } th { "title" } th { "canonical URL and version" } th { "read from" } }
+                        @for s in k.terminology_sources.values() {
+                            tr { td { code { (s.key) } } td { (s.title) } td { (s.url) br; small { (s.version) } } td { small { (s.via) } } }
                         }
                     }
                 }

@@ -114,9 +114,13 @@ struct SystemIndex {
 /// Whether the knowledge can say what a coding means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
-    /// The code is in some value set, or in a system the value sets cover completely: its
-    /// meaning (possibly "none of the concepts") is settled.
+    /// The code is in some value set, or in a system the value sets cover by complete ranges
+    /// (ICD-10): its meaning, possibly "none of the concepts", is settled.
     Known,
+    /// A SNOMED CT code of an edition the shipped expansions cover, in none of them: most
+    /// likely none of the concepts, but published expansions are never complete, so the words
+    /// of a condition may still name a critical concept.
+    Expanded,
     /// The system is unknown, or covered only partly and the code is in no value set: it may
     /// mean anything (a terminology server or the text must tell).
     Unknown,
@@ -139,6 +143,9 @@ pub struct CodeIndex {
     masks: Vec<ValueSetMask>,
     /// While loading: SNOMED CT member → its mask.
     pending_sctids: Vec<HashMap<u64, ValueSetMask>>,
+    /// SNOMED CT codes deliberately left out of value sets (a recipe's documented exclusions,
+    /// an ECL `MINUS`): the words of a condition coded so may not add those sets back.
+    excluded: HashMap<u64, ValueSetMask>,
     /// Per value set, the value sets that include it (`include = [...]`), transitively.
     implied_by: Vec<ValueSetMask>,
     /// Critical concepts recognised by the words of a condition whose codes say nothing.
@@ -216,6 +223,22 @@ impl CodeIndex {
                 break;
             }
         }
+    }
+
+    /// A SNOMED CT code deliberately left out of `value_set`.
+    pub(crate) fn add_exclusion(&mut self, code: &str, value_set: ValueSetId) {
+        if let Ok(id) = code.trim().parse::<u64>() {
+            self.excluded.entry(id).or_default().insert(value_set);
+        }
+    }
+
+    /// The value sets a coding was deliberately left out of (empty for other systems).
+    pub fn excluded(&self, system_uri: &str, code: &str) -> ValueSetMask {
+        let Some(system) = self.system(system_uri) else { return ValueSetMask::default() };
+        if self.systems[system.0 as usize].form != CodeForm::Sctid {
+            return ValueSetMask::default();
+        }
+        code.trim().parse::<u64>().ok().and_then(|id| self.excluded.get(&id).copied()).unwrap_or_default()
     }
 
     /// Add the value sets that include those found.
@@ -351,8 +374,8 @@ impl CodeIndex {
                     return Placement::Unknown;
                 }
                 match super::ecl::sctid_namespace(code) {
-                    None => Placement::Known,
-                    Some(ns) if covered.iter().any(|c| c == ns) => Placement::Known,
+                    None => Placement::Expanded,
+                    Some(ns) if covered.iter().any(|c| c == ns) => Placement::Expanded,
                     Some(_) => Placement::Unknown,
                 }
             }
@@ -532,7 +555,7 @@ mod tests {
         assert_eq!(idx.sctid_count(), 3);
         // Placement: members and core codes are known; an uncovered extension is not.
         assert_eq!(idx.placement(uri, "38341003"), Placement::Known);
-        assert_eq!(idx.placement(uri, "22298006"), Placement::Known);
+        assert_eq!(idx.placement(uri, "22298006"), Placement::Expanded);
         assert_eq!(idx.placement(uri, "11000146104"), Placement::Unknown);
         assert_eq!(idx.placement(uri, "not-a-code"), Placement::Unknown);
         assert_eq!(idx.placement("urn:oid:1.2.3", "x"), Placement::Unknown);

@@ -64,6 +64,10 @@ impl Loader {
         self.errors.push(KnowledgeError { file: file.to_string(), entry: entry.into(), message: message.into() });
     }
 
+    pub(super) fn exists(&self, rel: &str) -> bool {
+        self.dir.join(rel).is_file()
+    }
+
     pub(super) fn read_text(&mut self, rel: &str) -> Option<String> {
         let path = self.dir.join(rel);
         match std::fs::read_to_string(&path) {
@@ -140,6 +144,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let mut unverified = Vec::new();
     let mut codes = CodeIndex::default();
     let terminology_sources = load_terminology::sources(&mut l);
+    let ecl_definitions = load_terminology::definitions(&mut l);
     let text_cues = load_terminology::text_cues(&mut l, &mut codes);
 
     // Code systems.
@@ -271,6 +276,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 &system_ids,
                 &system_uris,
                 &terminology_sources,
+                &ecl_definitions,
             );
             for (system, list) in &spec.codes {
                 match system_ids.get(system) {
@@ -338,6 +344,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         }
     }
     load_terminology::check_inclusion_cycles(&mut l, &inclusions);
+    load_terminology::check_definitions_used(&mut l, &ecl_definitions, &vs_ids);
     let (generic_yes, generic_no) = load_terminology::generic_answers(&mut l, &generic, &vs_ids);
     codes.finish();
 

@@ -8,12 +8,43 @@ use super::codes::{CodeForm, CodeIndex, Coverage, SystemId, ValueSetId};
 use super::ecl::{Constraint, check_sctid};
 use super::expansion::ExpansionFile;
 use super::load::Loader;
-use super::spec::{GenericAnswer, SystemSpec, TerminologySourcesFile, TextRecognitionFile, ValueSetSpec};
+use super::spec::{EclFile, GenericAnswer, SystemSpec, TerminologySourcesFile, TextRecognitionFile, ValueSetSpec};
 use super::{ByText, ShippedExpansion, TerminologySource, TextCues};
 
 pub(super) const SOURCES_FILE: &str = "terminology/sources.toml";
 pub(super) const EXPANSIONS_DIR: &str = "terminology/expansions";
+/// Codes a recipe deliberately removed from an expansion, with why: `code, display, reason, from`.
+pub(super) const REMOVED_DIR: &str = "terminology/removed";
 pub(super) const TEXT_FILE: &str = "text-recognition.toml";
+pub(super) const ECL_FILE: &str = "terminology/ecl.toml";
+
+/// The ECL definitions by value-set key, parsed; each problem named.
+pub(super) fn definitions(l: &mut Loader) -> BTreeMap<String, Constraint> {
+    let Some(file) = l.read::<EclFile>(ECL_FILE) else { return BTreeMap::new() };
+    let mut out = BTreeMap::new();
+    for (key, spec) in file.0 {
+        match Constraint::parse(&spec.ecl) {
+            Ok(c) => {
+                out.insert(key, c);
+            }
+            Err(e) => l.error(ECL_FILE, format!("[{key}]"), e),
+        }
+    }
+    out
+}
+
+/// Every definition must belong to a value set.
+pub(super) fn check_definitions_used(
+    l: &mut Loader,
+    definitions: &BTreeMap<String, Constraint>,
+    vs_ids: &HashMap<String, ValueSetId>,
+) {
+    for key in definitions.keys() {
+        if !vs_ids.contains_key(key) {
+            l.error(ECL_FILE, format!("[{key}]"), "no value set has this key");
+        }
+    }
+}
 
 /// A system's code form and coverage, from `systems.toml`.
 pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (CodeForm, Coverage) {
@@ -99,14 +130,16 @@ pub(super) fn value_set_terminology(
     system_ids: &HashMap<String, SystemId>,
     system_uris: &BTreeMap<String, String>,
     sources: &BTreeMap<String, TerminologySource>,
+    definitions: &BTreeMap<String, Constraint>,
 ) -> ValueSetTerminology {
     let entry = format!("value set `{key}`");
     let mut out = ValueSetTerminology::default();
     let snomed = system_ids.iter().find(|(_, id)| codes.form(**id) == CodeForm::Sctid).map(|(n, id)| (n.clone(), *id));
-    if let Some(text) = &spec.ecl {
-        match Constraint::parse(text) {
-            Ok(c) => out.ecl = Some(c),
-            Err(e) => l.error(file, &entry, format!("ecl: {e}")),
+    out.ecl = definitions.get(key).cloned();
+    // What the definition leaves out on purpose stays out, whatever a condition's words say.
+    if let Some(ecl) = &out.ecl {
+        for focus in &ecl.exclude {
+            codes.add_exclusion(&focus.id.to_string(), id);
         }
     }
     if let Some(name) = &spec.expansion {
@@ -165,8 +198,24 @@ pub(super) fn value_set_terminology(
                 }
             },
         }
-        if spec.ecl.is_none() {
-            l.error(file, &entry, "a shipped expansion needs the definition it expands (`ecl`)");
+        let removed = format!("{REMOVED_DIR}/{name}.tsv");
+        if l.exists(&removed)
+            && let Some(text) = l.read_text(&removed)
+        {
+            for (n, line) in text.lines().enumerate().skip(1) {
+                match line.split('\t').next() {
+                    Some(code) if check_sctid(code).is_ok() => codes.add_exclusion(code, id),
+                    _ if line.trim().is_empty() => {}
+                    _ => l.error(&removed, format!("line {}", n + 1), "not `code<TAB>display<TAB>reason<TAB>from`"),
+                }
+            }
+        }
+        if out.ecl.is_none() {
+            l.error(
+                file,
+                &entry,
+                format!("a shipped expansion needs the definition it expands ([{key}] in {ECL_FILE})"),
+            );
         }
     }
     if let Some(by_text) = &spec.by_text {

@@ -220,11 +220,8 @@ pub struct ValueSetSpec {
     /// Value sets whose members all belong to this one too (a union by meaning).
     #[serde(default)]
     pub include: Vec<String>,
-    /// The SNOMED CT definition by meaning, in the ECL subset of `ecl.rs`: what a terminology
-    /// server evaluates for codes the shipped expansion does not hold.
-    #[serde(default)]
-    pub ecl: Option<String>,
-    /// The shipped SNOMED CT expansion: `terminology/expansions/<name>.tsv`.
+    /// The shipped SNOMED CT expansion: `terminology/expansions/<name>.tsv`. Its definition
+    /// by meaning (ECL) is in `terminology/ecl.toml` under the value set's key.
     #[serde(default)]
     pub expansion: Option<String>,
     /// For the critical concepts: words that name the concept in a condition's text when none
@@ -259,6 +256,17 @@ pub struct ByTextSpec {
     #[serde(default)]
     pub not: Vec<String>,
     pub source: String,
+}
+
+/// `terminology/ecl.toml`: the SNOMED CT definition by meaning of value sets, in the ECL subset
+/// of `ecl.rs` — what a terminology server evaluates for codes the shipped expansions lack.
+#[derive(Debug, Deserialize)]
+pub struct EclFile(pub BTreeMap<String, EclSpec>);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EclSpec {
+    pub ecl: String,
 }
 
 /// `terminology/sources.toml`: the published value sets and servers expansions come from.

@@ -3,5 +3,7 @@
 //! value sets' ECL definitions on what the server says.
 
 mod answers;
+mod server;
 
 pub use answers::{ServerAnswers, ServerVerdict};
+pub use server::{ExpandedCode, SNOMED, TerminologyServer, TerminologySettings, classify_by_definitions};
