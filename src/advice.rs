@@ -9,7 +9,7 @@ use crate::facts::{self, OrderSubject, PatientFacts};
 use crate::fhir::{self, DataError, FhirServerSettings, PatientRecord, WrongData};
 use crate::knowledge::Knowledge;
 use crate::protocol::{CdsRequest, CdsResponse, Feedback, PrefetchValue, RequestError, parse_feedback};
-use crate::terminology::ServerAnswers;
+use crate::terminology::{ServerAnswers, TerminologyServer};
 use crate::vocabulary::{Date, Jurisdiction, Language};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +45,26 @@ pub struct Advisor {
     pub fhir: FhirServerSettings,
     /// Where the rules page is served, for the cards' links (none offline).
     pub public_url: Option<String>,
+    /// The hospital's terminology server, for codes no shipped expansion holds.
+    pub terminology: Option<Arc<TerminologyServer>>,
 }
 
 impl Advisor {
     pub fn new(knowledge: Arc<Knowledge>, jurisdiction: Jurisdiction, fhir: FhirServerSettings) -> Self {
-        Advisor { knowledge, jurisdiction, fhir, public_url: None }
+        Advisor { knowledge, jurisdiction, fhir, public_url: None, terminology: None }
+    }
+
+    pub fn with_terminology_server(mut self, server: Option<TerminologyServer>) -> Self {
+        self.terminology = server.map(Arc::new);
+        self
+    }
+
+    /// Ask the terminology server (if any) about `codes` by `deadline`.
+    async fn ask_terminology(&self, codes: &[(String, String)], deadline: std::time::Instant) -> ServerAnswers {
+        match &self.terminology {
+            Some(server) if !codes.is_empty() => server.classify(&self.knowledge, codes, deadline).await,
+            _ => ServerAnswers::default(),
+        }
     }
 
     pub fn with_public_url(mut self, url: String) -> Self {
@@ -96,9 +111,21 @@ impl Advisor {
             return Ok(done(0));
         }
 
-        // One time budget for everything fetched in this call.
+        // One time budget for everything fetched in this call. The terminology server is asked
+        // about the prefetched conditions while the FHIR server is asked for what prefetch lacks.
         let deadline = self.fhir.deadline();
-        let mut record = fhir::gather(&request, &k.prefetch, &k.server_queries, &self.fhir, deadline).await?;
+        let gathering = fhir::read_prefetch(&request, &k.prefetch, &k.server_queries)?;
+        let early = facts::codes_for_terminology_server(k, &gathering.record);
+        let (record, mut answers) = tokio::join!(
+            fhir::complete(&request, gathering, &self.fhir, deadline),
+            self.ask_terminology(&early, deadline)
+        );
+        let mut record = record?;
+        let late: Vec<(String, String)> = facts::codes_for_terminology_server(k, &record)
+            .into_iter()
+            .filter(|(s, c)| !answers.contains(s, c))
+            .collect();
+        answers.extend(self.ask_terminology(&late, deadline).await);
         record.medications.extend(drafts.medications);
         // Orders naming their medication only by reference: fetch those Medications.
         let unresolved: Vec<String> = facts::reviewed_orders(k, &record, &drafts.orders, selections, |_| false)
@@ -109,7 +136,7 @@ impl Advisor {
             })
             .collect();
         fhir::fetch_medications(&request, &self.fhir, &unresolved, &mut record, deadline).await?;
-        let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today, &ServerAnswers::default());
+        let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today, &answers);
         let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| patient_facts.on_drug(d));
         if let Some((order, reference)) = orders.iter().find_map(|o| match &o.subject {
             OrderSubject::Unidentified { medication_reference } => Some((&o.reference, medication_reference)),

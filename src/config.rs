@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::fhir::FhirServerSettings;
+use crate::terminology::TerminologySettings;
 use crate::vocabulary::{Date, Jurisdiction};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -100,6 +101,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub limits: Limits,
     pub fhir: FhirServerSettings,
+    /// A FHIR terminology server for codes no shipped expansion holds (none by default).
+    pub terminology: TerminologySettings,
     pub auth: AuthSettings,
     /// Browser origins allowed to call (CORS); empty: none.
     pub cors_origins: Vec<String>,
@@ -120,6 +123,7 @@ impl Settings {
             public_url: None,
             limits: Limits::default(),
             fhir: FhirServerSettings::default(),
+            terminology: TerminologySettings::default(),
             auth: AuthSettings {
                 enabled: false,
                 issuers: Vec::new(),
@@ -159,7 +163,7 @@ fn environment() -> Env {
                 "fhir_allow_http" => return "fhir.allow_plain_http".into(),
                 _ => {}
             }
-            for section in ["limits", "fhir", "auth", "cors"] {
+            for section in ["limits", "fhir", "terminology", "auth", "cors"] {
                 if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
                     return format!("{section}.{rest}").into();
                 }
@@ -183,8 +187,34 @@ pub struct ConfigFile {
     pub workers: usize,
     pub limits: LimitsFile,
     pub fhir: FhirFile,
+    pub terminology: TerminologyFile,
     pub auth: AuthFile,
     pub cors: CorsFile,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerminologyFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub cache_entries: u64,
+    pub cache_ttl_seconds: u64,
+    pub allow_plain_http: bool,
+}
+
+impl Default for TerminologyFile {
+    fn default() -> Self {
+        let d = TerminologySettings::default();
+        TerminologyFile {
+            url: None,
+            token: None,
+            cache_entries: d.cache_entries,
+            cache_ttl_seconds: d.cache_ttl.as_secs(),
+            allow_plain_http: d.allow_plain_http,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -236,6 +266,7 @@ impl Default for ConfigFile {
             workers: d.workers,
             limits: LimitsFile::default(),
             fhir: FhirFile::default(),
+            terminology: TerminologyFile::default(),
             auth: AuthFile::default(),
             cors: CorsFile::default(),
         }
@@ -306,6 +337,17 @@ impl ConfigFile {
         positive("fhir.time_budget_ms", self.fhir.time_budget_ms)?;
         positive("fhir.max_pages", self.fhir.max_pages as u64)?;
         positive("fhir.max_resources", self.fhir.max_resources as u64)?;
+        positive("terminology.cache_entries", self.terminology.cache_entries)?;
+        positive("terminology.cache_ttl_seconds", self.terminology.cache_ttl_seconds)?;
+        let terminology = TerminologySettings {
+            url: self.terminology.url.clone().filter(|u| !u.trim().is_empty()),
+            token: self.terminology.token.clone().filter(|t| !t.is_empty()),
+            cache_entries: self.terminology.cache_entries,
+            cache_ttl: Duration::from_secs(self.terminology.cache_ttl_seconds),
+            allow_plain_http: self.terminology.allow_plain_http,
+            ..TerminologySettings::default()
+        };
+        crate::terminology::TerminologyServer::new(&terminology).map_err(|e| ConfigError::new("terminology.url", e))?;
         for origin in &self.cors.allowed_origins {
             let ok = url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && !origin.ends_with('/'));
             if !ok {
@@ -400,6 +442,7 @@ impl ConfigFile {
                 self.fhir.max_resources,
                 self.fhir.allow_plain_http,
             ),
+            terminology,
             auth: AuthSettings {
                 enabled,
                 issuers: self.auth.issuers,

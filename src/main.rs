@@ -9,6 +9,7 @@ use advanced_therapy_cds::config::{Clock, Overrides, Settings, parse_date};
 use advanced_therapy_cds::facts::Recognition;
 use advanced_therapy_cds::fhir::{DataError, FhirServerSettings};
 use advanced_therapy_cds::startup::{Application, load_knowledge};
+use advanced_therapy_cds::terminology::{self, TerminologyServer, TerminologySettings};
 use advanced_therapy_cds::vocabulary::{Jurisdiction, Language};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -118,6 +119,11 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Terminology: regenerate the shipped SNOMED CT expansions from a FHIR terminology server.
+    Terminology {
+        #[command(subcommand)]
+        command: TerminologyCommand,
+    },
     /// List every resource of a request with the concepts the service recognises in it, and
     /// what it recognises as nothing or cannot classify (run a sample of your own records).
     Classify {
@@ -126,6 +132,28 @@ enum Command {
         /// Print JSON (one object per resource) instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum TerminologyCommand {
+    /// Expand each value set's ECL definition (terminology/ecl.toml) on the server, write the
+    /// expansions in place and print what changed: review it (git diff) before committing.
+    Expand {
+        /// Base URL of a FHIR R4 terminology server.
+        #[arg(long)]
+        server: String,
+        /// Bearer token for the server.
+        #[arg(long, env = "ATCDS_TERMINOLOGY_TOKEN")]
+        token: Option<String>,
+        /// Only these value sets (keys); all with a shipped expansion by default.
+        #[arg(long = "value-set")]
+        only: Vec<String>,
+        /// Allow plain http to a server other than this machine.
+        #[arg(long)]
+        allow_http: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -220,6 +248,10 @@ fn main() -> ExitCode {
             init_logging(cli.log_format, "warn");
             evaluate(request, service, lang, common)
         }
+        Command::Terminology { command: TerminologyCommand::Expand { server, token, only, allow_http, common } } => {
+            init_logging(cli.log_format, "warn");
+            expand_terminology(server, token, only, allow_http, common)
+        }
         Command::Classify { request, json, common } => {
             init_logging(cli.log_format, "warn");
             classify(request, json, common)
@@ -276,6 +308,62 @@ fn serve(settings: Settings) -> ExitCode {
             }
         }
     })
+}
+
+fn expand_terminology(
+    url: String,
+    token: Option<String>,
+    only: Vec<String>,
+    allow_http: bool,
+    common: Common,
+) -> ExitCode {
+    let settings = Settings { knowledge_dir: common.knowledge_dir.clone(), ..Settings::embedded_default() };
+    let knowledge = match load_knowledge(&settings) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let tx = TerminologySettings { url: Some(url), token, allow_plain_http: allow_http, ..Default::default() };
+    let server = match TerminologyServer::new(&tx) {
+        Ok(Some(s)) => s,
+        Ok(None) => return ExitCode::from(1),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let today = common.as_of.map(Clock::Fixed).unwrap_or(Clock::System).today().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    match runtime.block_on(terminology::regenerate(&common.knowledge_dir, &knowledge, &server, &only, &today)) {
+        Ok(changes) => {
+            for c in &changes {
+                println!("{}: {} → {} codes (+{} −{})", c.value_set, c.before, c.after, c.added.len(), c.removed.len());
+                for (code, display) in c.added.iter().take(20) {
+                    println!("  + {code}\t{display}");
+                }
+                for (code, display) in c.removed.iter().take(20) {
+                    println!("  - {code}\t{display}");
+                }
+                let more = c.added.len().saturating_sub(20) + c.removed.len().saturating_sub(20);
+                if more > 0 {
+                    println!("  … and {more} more (git diff {})", common.knowledge_dir.display());
+                }
+            }
+            println!(
+                "{} expansions written from {}; sources in {}. Review with git diff before committing.",
+                changes.len(),
+                server.base(),
+                terminology::LOCAL_SOURCES
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("nothing written: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 fn classify(path: PathBuf, json: bool, common: Common) -> ExitCode {

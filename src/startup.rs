@@ -15,6 +15,7 @@ use crate::config::{Clock, Settings};
 use crate::http::{AppState, routes};
 use crate::knowledge::{Knowledge, KnowledgeErrors};
 use crate::storage::{Store, StoreError};
+use crate::terminology::TerminologyServer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -26,6 +27,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("authentication cannot be set up: {0}")]
     Auth(String),
+    #[error("the terminology server cannot be used: {0}")]
+    Terminology(String),
 }
 
 pub struct Application {
@@ -92,8 +95,13 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?
             .port();
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}:{port}", settings.bind.ip()));
-        let advisor =
-            Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone()).with_public_url(public_url.clone());
+        let terminology = TerminologyServer::new(&settings.terminology).map_err(StartupError::Terminology)?;
+        if let Some(server) = &terminology {
+            tracing::info!(url = server.base(), "codes no shipped expansion holds are asked of the terminology server");
+        }
+        let advisor = Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone())
+            .with_public_url(public_url.clone())
+            .with_terminology_server(terminology);
         let state = web::Data::new(AppState::new(
             advisor,
             store.clone(),

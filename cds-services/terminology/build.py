@@ -126,7 +126,8 @@ RECIPES: dict[str, dict] = {
                  ("not a malignancy (non-neoplastic member of a broad set)", r"^(congenital progressive bone marrow failure|primary familial polycythemia|familial polycythemia|emberger syndrome)|pain|screening|\(procedure\)$|\(morphologic abnormality\)$"),
                  ],
         ecl=("(<< 363346000 |Malignant neoplastic disease (disorder)| OR << 109995007 |Myelodysplastic syndrome (disorder)| OR << 109992005 |Polycythemia vera (disorder)|)"
-             " MINUS (<< 254701007 |Basal cell carcinoma of skin (disorder)| OR << 254651007 |Squamous cell carcinoma of skin (disorder)|)"),
+             " MINUS (<< 254701007 |Basal cell carcinoma of skin (disorder)| OR << 254651007 |Squamous cell carcinoma of skin (disorder)|"
+             " OR 372130007 |Malignant neoplasm of skin (disorder)|)"),
     ),
     "malignancy-history-codes": dict(
         harvest=[(["ALL_VSAC", "gps"], r"^(personal )?history of .*(" + MALIG_WORDS + r")")],

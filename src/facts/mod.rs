@@ -316,6 +316,27 @@ impl PatientFacts {
     }
 }
 
+/// The SNOMED CT codes of conditions that the shipped knowledge places in no concept: what a
+/// terminology server, when there is one, is asked about. `(system as written, code)`.
+pub fn codes_for_terminology_server(knowledge: &Knowledge, record: &PatientRecord) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for c in &record.conditions {
+        let Some(code) = &c.code else { continue };
+        if !concept_of(knowledge, code).class.value_sets.is_empty() {
+            continue;
+        }
+        for coding in codings(code) {
+            let (Some(system), Some(value)) = (coding.system, coding.code) else { continue };
+            if knowledge.codes.form_of(system) == Some(crate::knowledge::CodeForm::Sctid)
+                && !out.iter().any(|(s, v)| s == system && v == value)
+            {
+                out.push((system.to_string(), value.to_string()));
+            }
+        }
+    }
+    out
+}
+
 /// The orders the hook asks about: `selections` for order-select, every draft for order-sign.
 /// An order for none of the seven drugs (and no vaccine) is not returned.
 pub fn reviewed_orders(

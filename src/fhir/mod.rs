@@ -29,6 +29,13 @@ pub enum DataError {
     Unavailable(String),
 }
 
+/// The record as prefetch gave it, and what is still to be fetched from the FHIR server.
+#[derive(Debug)]
+pub struct Gathering {
+    pub record: PatientRecord,
+    fetches: Vec<Fetch>,
+}
+
 /// Gather the patient's record: prefetch first, then the FHIR server (by `deadline`, the
 /// call's time budget), else 412.
 pub async fn gather(
@@ -38,6 +45,16 @@ pub async fn gather(
     server: &FhirServerSettings,
     deadline: Instant,
 ) -> Result<PatientRecord, DataError> {
+    complete(request, read_prefetch(request, templates, server_queries)?, server, deadline).await
+}
+
+/// Read what prefetch holds and decide what must be fetched; 412 when something is missing and
+/// there is no FHIR server to fetch it from.
+pub fn read_prefetch(
+    request: &CdsRequest<'_>,
+    templates: &BTreeMap<String, String>,
+    server_queries: &BTreeMap<String, Vec<String>>,
+) -> Result<Gathering, DataError> {
     let patient_id = &request.context.patient_id;
     let has_server = request.fhir_server.is_some();
     let mut record = PatientRecord::default();
@@ -92,6 +109,17 @@ pub async fn gather(
             "the service needs prefetch data it did not receive: {gaps}; the request names no fhirServer to fetch them from"
         )));
     }
+    Ok(Gathering { record, fetches })
+}
+
+/// Fetch what prefetch lacked, by `deadline`; 412 when even the Patient cannot be had.
+pub async fn complete(
+    request: &CdsRequest<'_>,
+    gathering: Gathering,
+    server: &FhirServerSettings,
+    deadline: Instant,
+) -> Result<PatientRecord, DataError> {
+    let Gathering { mut record, fetches } = gathering;
     if !fetches.is_empty() {
         server::fetch(request, server, fetches, &mut record, deadline).await?;
     }

@@ -165,6 +165,11 @@ impl CodeIndex {
         id
     }
 
+    /// How the codes of a system URI are compared (`None`: a system the knowledge does not know).
+    pub fn form_of(&self, uri: &str) -> Option<CodeForm> {
+        self.system(uri).map(|s| self.form(s))
+    }
+
     pub(crate) fn form(&self, system: SystemId) -> CodeForm {
         self.systems[system.0 as usize].form
     }

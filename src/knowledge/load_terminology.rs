@@ -78,17 +78,32 @@ pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (Cod
     (form, coverage)
 }
 
-/// The published sources expansions may cite.
+/// Sources of expansions a hospital regenerated from its own terminology server.
+pub(super) const LOCAL_SOURCES_FILE: &str = "terminology/sources.local.toml";
+
+/// The published sources expansions may cite (and, if present, the local ones).
 pub(super) fn sources(l: &mut Loader) -> BTreeMap<String, TerminologySource> {
-    let Some(file) = l.read::<TerminologySourcesFile>(SOURCES_FILE) else { return BTreeMap::new() };
     let mut out = BTreeMap::new();
-    for (key, s) in file.sources {
-        for (what, v) in [("title", &s.title), ("url", &s.url), ("version", &s.version), ("via", &s.via)] {
-            if v.trim().is_empty() {
-                l.error(SOURCES_FILE, format!("source `{key}`"), format!("has no {what}"));
+    let mut files = vec![SOURCES_FILE];
+    if l.exists(LOCAL_SOURCES_FILE) {
+        files.push(LOCAL_SOURCES_FILE);
+    }
+    for rel in files {
+        let Some(file) = l.read::<TerminologySourcesFile>(rel) else { continue };
+        for (key, s) in file.sources {
+            for (what, v) in [("title", &s.title), ("url", &s.url), ("version", &s.version), ("via", &s.via)] {
+                if v.trim().is_empty() {
+                    l.error(rel, format!("source `{key}`"), format!("has no {what}"));
+                }
             }
+            if out.contains_key(&key) {
+                l.error(rel, format!("source `{key}`"), "defined twice");
+            }
+            out.insert(
+                key.clone(),
+                TerminologySource { key, title: s.title, url: s.url, version: s.version, via: s.via },
+            );
         }
-        out.insert(key.clone(), TerminologySource { key, title: s.title, url: s.url, version: s.version, via: s.via });
     }
     out
 }

@@ -33,6 +33,18 @@ impl ServerAnswers {
         self.verdicts.get(&(system.to_string(), code.trim().to_string())).copied()
     }
 
+    /// Add another round's verdicts.
+    pub fn extend(&mut self, other: ServerAnswers) {
+        self.verdicts.extend(other.verdicts);
+        if self.failure.is_none() {
+            self.failure = other.failure;
+        }
+    }
+
+    pub fn contains(&self, system: &str, code: &str) -> bool {
+        self.verdicts.contains_key(&(system.to_string(), code.trim().to_string()))
+    }
+
     pub fn len(&self) -> usize {
         self.verdicts.len()
     }

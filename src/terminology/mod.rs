@@ -3,7 +3,9 @@
 //! value sets' ECL definitions on what the server says.
 
 mod answers;
+mod regenerate;
 mod server;
 
 pub use answers::{ServerAnswers, ServerVerdict};
+pub use regenerate::{ExpansionChange, LOCAL_SOURCES, SERVER_SOURCE, regenerate};
 pub use server::{ExpandedCode, SNOMED, TerminologyServer, TerminologySettings, classify_by_definitions};

@@ -1,6 +1,8 @@
 //! A hospital's FHIR terminology server, asked about SNOMED CT codes that no shipped expansion
-//! holds. One question per code — its ancestors (`ValueSet/$expand` of the implicit ECL value set
-//! `>> code`) — answers every value set at once: the value sets' ECL definitions are evaluated
+//! holds. One question per code — its ancestors: `ValueSet/$expand` of an inline ValueSet whose
+//! SNOMED CT filter is the ECL constraint `>> code` (FHIR's SNOMED CT `constraint` filter, which
+//! Snowstorm, Ontoserver and the Helios terminology server evaluate) — answers every value set at
+//! once: the value sets' ECL definitions are evaluated
 //! here on those ancestors. Answers are cached (bounded, with a time to live), so a code is asked
 //! about once a day, not once a call.
 
@@ -71,6 +73,16 @@ struct WireExpansion {
     contains: Vec<WireContains>,
     #[serde(default)]
     total: Option<usize>,
+    #[serde(default)]
+    parameter: Vec<WireParameter>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireParameter {
+    name: Option<String>,
+    value_uri: Option<String>,
+    value_string: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -190,11 +202,37 @@ impl TerminologyServer {
 
     /// Every member of an ECL expression (paged by `count`).
     pub async fn expand(&self, ecl: &str, count: usize) -> Result<Vec<ExpandedCode>, String> {
+        Ok(self.expand_with_version(ecl, count).await?.0)
+    }
+
+    /// Every member of an ECL expression, and the code system version the server used (its
+    /// `used-codesystem` expansion parameter).
+    pub async fn expand_with_version(
+        &self,
+        ecl: &str,
+        count: usize,
+    ) -> Result<(Vec<ExpandedCode>, Option<String>), String> {
         let mut out = Vec::new();
+        let mut version = None;
         loop {
-            let vs = format!("{SNOMED}?fhir_vs=ecl/{ecl}");
-            let url = format!("{}/ValueSet/$expand?url={}&count={count}&offset={}", self.base, encode(&vs), out.len());
-            let mut request = self.http.get(&url).header("accept", "application/fhir+json");
+            let body = serde_json::json!({
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "valueSet", "resource": {
+                        "resourceType": "ValueSet",
+                        "status": "active",
+                        "compose": {"include": [{"system": SNOMED, "filter": [{"property": "constraint", "op": "=", "value": ecl}]}]}
+                    }},
+                    {"name": "count", "valueInteger": count},
+                    {"name": "offset", "valueInteger": out.len()}
+                ]
+            });
+            let mut request = self
+                .http
+                .post(format!("{}/ValueSet/$expand", self.base))
+                .header("accept", "application/fhir+json")
+                .header("content-type", "application/fhir+json")
+                .body(body.to_string());
             if let Some(token) = &self.token {
                 request = request.bearer_auth(token);
             }
@@ -208,6 +246,13 @@ impl TerminologyServer {
             let vs: WireValueSet =
                 serde_json::from_str(&body).map_err(|e| format!("terminology server: not a ValueSet ({e})"))?;
             let expansion = vs.expansion.ok_or("terminology server: a ValueSet without expansion")?;
+            if version.is_none() {
+                version = expansion
+                    .parameter
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some("used-codesystem") || p.name.as_deref() == Some("version"))
+                    .and_then(|p| p.value_uri.clone().or_else(|| p.value_string.clone()));
+            }
             let page = expansion.contains.len();
             out.extend(
                 expansion
@@ -218,7 +263,7 @@ impl TerminologyServer {
             );
             let total = expansion.total.unwrap_or(0);
             if page == 0 || page < count || out.len() >= total {
-                return Ok(out);
+                return Ok((out, version));
             }
         }
     }
@@ -233,9 +278,4 @@ pub fn classify_by_definitions(knowledge: &Knowledge, code: u64, ancestors_or_se
         }
     }
     mask
-}
-
-/// Percent-encoding for a query value.
-fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

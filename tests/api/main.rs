@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod corpus;
 mod coverage;
 mod discovery;
 mod errors;
@@ -15,3 +16,4 @@ mod operations;
 mod postgres;
 mod rules_page;
 mod support;
+mod terminology;

@@ -40,6 +40,42 @@ async fn the_rules_page_shows_every_rule_reason_text_value_set_and_drug() {
         assert!(page.contains(&format!("id=\"vs-{}\"", vs.key)), "value set {}", vs.key);
         assert!(page.contains(&escape(&vs.source)), "value set {} source", vs.key);
     }
+    // Value sets by meaning: the definition, the expansion's size, version and sources, the text
+    // recognition and its guards, and every published source.
+    let vs_row = |key: &str| {
+        let start = page.find(&format!("id=\"vs-{key}\"")).unwrap();
+        page[start..start + page[start..].find("</tr>").unwrap()].to_string()
+    };
+    let mut expansions = 0;
+    for vs in &k.value_sets {
+        let row = vs_row(&vs.key);
+        if let Some(ecl) = &vs.ecl {
+            assert!(row.contains(&escape(&ecl.to_string())), "value set {}: its ECL definition", vs.key);
+        }
+        if let Some(x) = &vs.expansion {
+            expansions += 1;
+            assert!(row.contains(&format!("{} SNOMED CT codes", x.size)), "value set {}: expansion size", vs.key);
+            assert!(row.contains(&escape(&x.version)), "value set {}: expansion version", vs.key);
+            for s in &x.sources {
+                assert!(row.contains(&escape(&k.terminology_sources[s].title)), "value set {}: source {s}", vs.key);
+            }
+        }
+        if let Some(t) = &vs.by_text {
+            assert!(
+                row.contains("recognised by text") && row.contains(&escape(&t.phrases[0])),
+                "value set {}: by text",
+                vs.key
+            );
+        }
+    }
+    assert!(expansions >= 40, "{expansions} value sets show a shipped expansion");
+    assert!(
+        page.contains("id=\"text-recognition\"") && page.contains("familieanamnese"),
+        "the guards of recognition by text"
+    );
+    for s in k.terminology_sources.values() {
+        assert!(page.contains(&escape(&s.url)), "published source {} listed", s.key);
+    }
     // Every reason, definition and value set marked unverified is marked so in its own row.
     let row = |id: &str| {
         let start = page.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no row {id}"));

@@ -66,6 +66,11 @@ impl TestApp {
         TestApp { base, client: http_client(), handle, task, _data_dir: None }
     }
 
+    /// Keep a directory (its data dir) alive as long as the app.
+    pub fn keep(&mut self, dir: tempfile::TempDir) {
+        self._data_dir = Some(dir);
+    }
+
     /// Graceful stop: in-flight requests finish, the database is closed.
     pub async fn stop(self) {
         self.handle.stop(true).await;
