@@ -58,6 +58,25 @@ fn read(file: &str, concepts_column: &str) -> Vec<Row> {
         .collect()
 }
 
+/// `classify --json` of one request whose prefetch `key` holds these Bundle entries.
+fn classify_prefetch(key: &str, entries: Vec<Value>) -> Vec<Value> {
+    let request = json!({"hook": "order-sign", "hookInstance": "corpus", "context": {"userId": "Practitioner/1", "patientId": "p",
+        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []}},
+        "prefetch": {"patient": {"resourceType": "Patient", "id": "p"},
+            key: {"resourceType": "Bundle", "type": "searchset", "entry": entries}}});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("request.json");
+    std::fs::write(&path, request.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .args(["classify", "--json", "--knowledge"])
+        .arg(root().join("cds-services"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// What `classify --json` makes of each row, as the condition it is in a record.
 fn classify(rows: &[Row]) -> Vec<(BTreeSet<String>, String)> {
     let entries: Vec<Value> = rows
@@ -69,21 +88,7 @@ fn classify(rows: &[Row]) -> Vec<(BTreeSet<String>, String)> {
                 "code": {"coding": [{"system": r.system, "code": r.code, "display": r.display}]}}})
         })
         .collect();
-    let request = json!({"hook": "order-sign", "hookInstance": "corpus", "context": {"userId": "Practitioner/1", "patientId": "p",
-        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []}},
-        "prefetch": {"patient": {"resourceType": "Patient", "id": "p"},
-            "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": entries}}});
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("corpus.json");
-    std::fs::write(&path, request.to_string()).unwrap();
-    let out = Command::new(BIN)
-        .args(["classify", "--json", "--knowledge"])
-        .arg(root().join("cds-services"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = classify_prefetch("conditions", entries);
     assert_eq!(listed.len(), rows.len(), "every condition is listed");
     listed
         .iter()
@@ -157,21 +162,7 @@ fn every_corpus_observation_is_read_as_its_question_and_answer() {
             json!({"resource": o})
         })
         .collect();
-    let request = json!({"hook": "order-sign", "hookInstance": "corpus", "context": {"userId": "Practitioner/1", "patientId": "p",
-        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": []}},
-        "prefetch": {"patient": {"resourceType": "Patient", "id": "p"},
-            "observations": {"resourceType": "Bundle", "type": "searchset", "entry": entries}}});
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("observations.json");
-    std::fs::write(&path, request.to_string()).unwrap();
-    let out = Command::new(BIN)
-        .args(["classify", "--json", "--knowledge"])
-        .arg(root().join("cds-services"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = classify_prefetch("observations", entries);
     // Dutch record conventions, read from the next issue on: the zib tobacco-use question (SNOMED
     // CT 365980008) and the NHG table-45 eGFR code 3583.
     const KNOWN_GAPS: [&str; 2] = ["365980008", "3583"];
