@@ -369,6 +369,13 @@ impl Ctx<'_> {
                     .map(|u| Evidence::new(u.label.clone(), u.date, EvidenceDetail::Unclassified(u.why.clone())))
                     .collect()
             }),
+            Criterion::UnidentifiedMedications => (!facts.unidentified_medications.is_empty()).then(|| {
+                facts
+                    .unidentified_medications
+                    .iter()
+                    .map(|u| Evidence::new(u.label.clone(), u.date, EvidenceDetail::Unclassified(u.why.clone())))
+                    .collect()
+            }),
             Criterion::RecordProblems => (!facts.record_problems.is_empty()).then(|| {
                 facts.record_problems.iter().map(|p| Evidence::new(p.clone(), None, EvidenceDetail::None)).collect()
             }),
@@ -433,7 +440,10 @@ impl Ctx<'_> {
                     })
                     .filter(|o| q.answer_not_in.is_none_or(|vs| !o.answer.contains(vs)))
                     .filter(|o| !q.with_value || !matches!(o.value, ObservedValue::None))
-                    .filter(|o| self.numeric_holds(q.numeric, &o.value))
+                    .filter(|o| self.numeric_holds(q.numeric, &o.value, o.date, facts.today))
+                    .filter(|o| {
+                        !q.date_value_from_today || matches!(o.value, ObservedValue::Date(d) if d >= facts.today)
+                    })
                     .map(|o| {
                         let value = match &o.value {
                             ObservedValue::Coded(c) => c.label.clone(),
@@ -442,6 +452,7 @@ impl Ctx<'_> {
                             }
                             ObservedValue::Text(t) => t.clone(),
                             ObservedValue::Flag(b) => b.to_string(),
+                            ObservedValue::Date(d) => d.to_string(),
                             ObservedValue::None => String::new(),
                         };
                         (o.date, Evidence::new(o.concept.label.clone(), o.date, EvidenceDetail::Value(value)))
@@ -456,6 +467,7 @@ impl Ctx<'_> {
                     .medications
                     .iter()
                     .filter(|m| m.concept.class.value_sets.contains(q.value_set))
+                    .filter(|m| q.not_in.is_none_or(|vs| !m.concept.class.value_sets.contains(vs)))
                     .filter(|m| q.statuses.contains(&m.status))
                     // The order itself, and the same drug (a continuation, never a combination).
                     .filter(|m| m.reference.as_deref() != Some(self.order.reference.as_str()))
@@ -506,9 +518,17 @@ impl Ctx<'_> {
     /// A numeric test on an observed value; a unit the quantity kind does not know is never
     /// converted by guesswork (the value then fails every comparison, and only
     /// `unit_not_understood` holds).
-    fn numeric_holds(&self, test: Option<NumericTest>, value: &ObservedValue) -> bool {
+    fn numeric_holds(&self, test: Option<NumericTest>, value: &ObservedValue, date: Option<Date>, today: Date) -> bool {
         let Some(test) = test else { return true };
         match (test, value) {
+            // Undated, or in a unit not understood: the duration cannot be counted on.
+            (NumericTest::BelowToday { quantity, below }, ObservedValue::Quantity { value, unit }) => {
+                match (self.knowledge.quantity(quantity).convert(*value, unit.as_deref()), date) {
+                    (Some(weeks), Some(on)) => weeks + (today - on).whole_days() as f64 / 7.0 < below,
+                    _ => false,
+                }
+            }
+            (NumericTest::BelowToday { .. }, _) => false,
             (NumericTest::Compare { quantity, below, at_least }, ObservedValue::Quantity { value, unit }) => {
                 match self.knowledge.quantity(quantity).convert(*value, unit.as_deref()) {
                     Some(v) => below.is_none_or(|b| v < b) && at_least.is_none_or(|a| v >= a),

@@ -5,7 +5,7 @@ use fhir_sdk::r4b::types::CodeableConcept;
 use fhir_sdk::{Date as FhirDate, DateTime as FhirDateTime};
 use time::{Month, OffsetDateTime, UtcOffset};
 
-use crate::knowledge::{Classification, Knowledge};
+use crate::knowledge::{Classification, Knowledge, Placement};
 use crate::vocabulary::{Date, DrugId};
 
 /// A coded (or only named) clinical concept as this service understands it.
@@ -14,6 +14,9 @@ pub struct Concept {
     /// What a prescriber reads: the text, else a coding's display, else a code.
     pub label: String,
     pub class: Classification,
+    /// Something tells what it is: a name (text or display), or a code the knowledge can place.
+    /// A medication with neither is not read as "nothing" (it may be an immunosuppressant).
+    pub identifiable: bool,
 }
 
 /// How an ordered drug was recognised (the card says so when it was by text).
@@ -43,9 +46,11 @@ pub fn concept<'a>(knowledge: &Knowledge, codings: impl Iterator<Item = CodingRe
     let mut class = Classification::default();
     let mut label = text.filter(|t| !t.trim().is_empty()).map(str::to_string);
     let mut first_code = None;
+    let mut placed = false;
     for c in codings {
         if let (Some(system), Some(code)) = (c.system, c.code) {
             class.merge(&knowledge.codes.classify(system, code));
+            placed |= knowledge.codes.placement(system, code) != Placement::Unknown;
             if first_code.is_none() {
                 first_code = Some(code.to_string());
             }
@@ -54,7 +59,8 @@ pub fn concept<'a>(knowledge: &Knowledge, codings: impl Iterator<Item = CodingRe
             label = c.display.filter(|d| !d.trim().is_empty()).map(str::to_string);
         }
     }
-    Concept { label: label.or(first_code).unwrap_or_else(|| "(no name)".into()), class }
+    let identifiable = placed || label.is_some();
+    Concept { label: label.or(first_code).unwrap_or_else(|| "(no name)".into()), class, identifiable }
 }
 
 pub fn concept_of(knowledge: &Knowledge, cc: &CodeableConcept) -> Concept {
@@ -111,6 +117,8 @@ pub fn medication_concept<'a>(
         // One of the seven, however recognised, is in every value set that lists it.
         concept.class.value_sets.union(&knowledge.codes.value_sets_of_drug(*d));
     }
+    // What the words added belongs to the value sets that include it too.
+    concept.class.value_sets = knowledge.codes.closed(concept.class.value_sets);
     (concept, drug)
 }
 

@@ -27,15 +27,17 @@ impl DoseReading {
     }
 }
 
-/// The dose of a MedicationRequest's dosage instructions.
-pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
+/// The dose of a MedicationRequest's dosage instructions. `strength_mg` is the mg in one unit of
+/// the product (one tablet, "1 stuk"), when the product says it unambiguously: a dose given as a
+/// count of units is that many times it.
+pub fn read(instructions: &[Option<Dosage>], strength_mg: Option<f64>) -> DoseReading {
     let dosages: Vec<&Dosage> = instructions.iter().flatten().collect();
     match dosages.as_slice() {
         [] => DoseReading::Missing,
-        [one] => read_one(one),
+        [one] => read_one(one, strength_mg),
         several => {
             // Several instructions (a taper, a loading dose): only when they all say the same.
-            let readings: Vec<DoseReading> = several.iter().map(|d| read_one(d)).collect();
+            let readings: Vec<DoseReading> = several.iter().map(|d| read_one(d, strength_mg)).collect();
             if readings.iter().all(|r| r == &readings[0]) {
                 readings[0].clone()
             } else {
@@ -45,7 +47,7 @@ pub fn read(instructions: &[Option<Dosage>]) -> DoseReading {
     }
 }
 
-fn read_one(d: &Dosage) -> DoseReading {
+fn read_one(d: &Dosage, strength_mg: Option<f64>) -> DoseReading {
     // Why the structured dose cannot be read, with the text beside it.
     let refuse = |why: String| {
         DoseReading::Unreadable(format!("{why}{}", d.text.as_deref().map(|t| format!(": {t}")).unwrap_or_default()))
@@ -53,6 +55,22 @@ fn read_one(d: &Dosage) -> DoseReading {
     // A dose range ("1-2 tablets", "5-10 mg") is no one dose.
     if d.dose_and_rate.iter().flatten().any(|r| matches!(r.dose, Some(DosageDoseAndRateDose::Range(_)))) {
         return refuse("a dose range".into());
+    }
+    // A count of units of a product whose strength is known: "1 stuk" of a 4 mg tablet is 4 mg
+    // (the Dutch G-Standaard doses in the product's base unit, code 245 'stuk').
+    if let (Some(strength), Some(q)) = (strength_mg, dose_quantity(d))
+        && let Some(count) = q.value
+        && is_piece(q)
+        && let Some(per_day) = d.timing.as_ref().and_then(timing_per_day)
+    {
+        let mg = count * strength;
+        return match d.text.as_deref().map(read_text) {
+            Some(DoseReading::Read { mg: t, per_day: p }) if !DoseReading::Read { mg, per_day }.matches(t, p) => {
+                let unit = quantity_unit(q).unwrap_or("unit");
+                refuse(format!("{count} {unit} per dose × {strength} mg"))
+            }
+            _ => DoseReading::Read { mg, per_day },
+        };
     }
     // A dose in tablets or capsules: the mg per unit comes from the text, which says it for one
     // unit ("Xeljanz 5 mg", "1 tablet"); for two tablets it would be half the dose, so only a
@@ -101,15 +119,60 @@ fn structured(d: &Dosage) -> Option<DoseReading> {
     let value = dose.value?;
     let unit = quantity_unit(dose)?;
     let mg = to_mg(value, unit)?;
-    let timing = d.timing.as_ref()?;
-    let per_day = match &timing.repeat {
-        Some(repeat) => per_day(repeat)?,
+    let per_day = timing_per_day(d.timing.as_ref()?)?;
+    Some(DoseReading::Read { mg, per_day })
+}
+
+fn timing_per_day(timing: &fhir_sdk::r4b::types::Timing) -> Option<f64> {
+    match &timing.repeat {
+        Some(repeat) => per_day(repeat),
         None => timing
             .code
             .as_ref()
-            .and_then(|c| c.coding.iter().flatten().find_map(|c| c.code.as_deref().and_then(abbreviation)))?,
-    };
-    Some(DoseReading::Read { mg, per_day })
+            .and_then(|c| c.coding.iter().flatten().find_map(|c| c.code.as_deref().and_then(abbreviation))),
+    }
+}
+
+/// The G-Standaard unit table (`…4.4.1.900.2`), whose code 245 is 'stuk' (one unit of the product).
+const GSTANDAARD_UNITS: &str = "urn:oid:2.16.840.1.113883.2.4.4.1.900.2";
+
+/// A dose counted in units of the product: "stuk", tablets, capsules, or the UCUM unity "1".
+fn is_piece(q: &Quantity) -> bool {
+    if q.system.as_deref() == Some(GSTANDAARD_UNITS) && q.code.as_deref() == Some("245") {
+        return true;
+    }
+    [q.code.as_deref(), q.unit.as_deref()].into_iter().flatten().any(|u| {
+        let u = u.trim().to_lowercase();
+        let u = u.trim_matches(['{', '}']);
+        u == "1" || is_dose_unit(u)
+    })
+}
+
+/// The mg in one unit of a product, from its name ("OLUMIANT TABLET FILMOMHULD 4MG", "Xeljanz
+/// 5 mg filmomhulde tablet"): exactly one mass strength must be named.
+pub fn strength_from_text(text: &str) -> Option<f64> {
+    let lower = text.to_lowercase().replace(',', ".");
+    let words: Vec<&str> =
+        lower.split(|c: char| c.is_whitespace() || c == '(' || c == ')').filter(|w| !w.is_empty()).collect();
+    let mut found = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        // A concentration ("20mg/ml", "100 mg/ml") is no strength per unit.
+        let unit_next = words.get(i + 1).copied().unwrap_or("");
+        for unit in ["mg", "g", "µg", "ug", "mcg"] {
+            if let Some(n) = w.strip_suffix(unit).and_then(number) {
+                found.push(to_mg(n, unit));
+            } else if let (Some(n), true) = (number(w), unit_next == unit) {
+                found.push(to_mg(n, unit));
+            }
+        }
+        if w.contains("/ml") || w.contains("/g") || unit_next.starts_with("mg/") {
+            return None;
+        }
+    }
+    match found.as_slice() {
+        [Some(mg)] => Some(*mg),
+        _ => None,
+    }
 }
 
 fn per_day(r: &TimingRepeat) -> Option<f64> {
@@ -123,6 +186,11 @@ fn per_day(r: &TimingRepeat) -> Option<f64> {
         _ => return None,
     };
     (days > 0.0).then(|| frequency / days)
+}
+
+/// A mass in mg (mg, g, µg), `None` for any other unit.
+pub fn mass_mg(value: f64, unit: &str) -> Option<f64> {
+    to_mg(value, unit)
 }
 
 fn to_mg(value: f64, unit: &str) -> Option<f64> {
@@ -361,5 +429,42 @@ mod tests {
         ] {
             assert!(matches!(read(text), DoseReading::Unreadable(_)), "{text}");
         }
+    }
+
+    #[test]
+    fn product_strength_is_read_from_its_name_once() {
+        assert_eq!(strength_from_text("OLUMIANT TABLET FILMOMHULD 4MG"), Some(4.0));
+        assert_eq!(strength_from_text("Xeljanz 5 mg filmomhulde tablet"), Some(5.0));
+        assert_eq!(strength_from_text("PREDNISOLON TABLET 2,5MG"), Some(2.5));
+        // A concentration, or two strengths, is no strength per unit.
+        assert_eq!(strength_from_text("KETOZOLIN SHAMPOO 20MG/ML"), None);
+        assert_eq!(strength_from_text("ACETYLSALICYLZUUR/PARACETAMOL 250MG 250MG"), None);
+        assert_eq!(strength_from_text("Rinvoq tablet"), None);
+    }
+
+    /// The zib MedicationAgreement dose: "1 stuk" (G-Standaard unit 245 with the UCUM unity as
+    /// its translation) of the product, the product's strength from its name.
+    #[test]
+    fn a_dose_in_stuk_is_that_many_units_of_the_product() {
+        let dosage = |count: f64, code: &str, system: &str, text: &str| -> Option<Dosage> {
+            serde_json::from_value(serde_json::json!({
+                "text": text,
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": count, "unit": "stuk", "system": system, "code": code}}]
+            }))
+            .ok()
+        };
+        let g_standaard = dosage(1.0, "245", GSTANDAARD_UNITS, "2 maal daags 1 stuk");
+        assert_eq!(crate::facts::dose::read(&[g_standaard], Some(5.0)), DoseReading::Read { mg: 5.0, per_day: 2.0 });
+        let ucum = dosage(2.0, "1", "http://unitsofmeasure.org", "2 maal daags 2 stuks");
+        assert_eq!(
+            crate::facts::dose::read(std::slice::from_ref(&ucum), Some(5.0)),
+            DoseReading::Read { mg: 10.0, per_day: 2.0 }
+        );
+        // Without the product's strength two pieces are no mass.
+        assert!(matches!(crate::facts::dose::read(&[ucum], None), DoseReading::Unreadable(_)));
+        // A text that names another dose than the pieces give is not chosen between.
+        let disagree = dosage(2.0, "245", GSTANDAARD_UNITS, "Xeljanz 5 mg 2x daags");
+        assert!(matches!(crate::facts::dose::read(&[disagree], Some(10.0)), DoseReading::Unreadable(_)));
     }
 }

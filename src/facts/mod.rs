@@ -46,9 +46,14 @@ pub struct ConditionFact {
 #[derive(Debug, Clone)]
 pub enum ObservedValue {
     Coded(Concept),
-    Quantity { value: f64, unit: Option<String> },
+    Quantity {
+        value: f64,
+        unit: Option<String>,
+    },
     Text(String),
     Flag(bool),
+    /// A date (an estimated date of delivery).
+    Date(Date),
     None,
 }
 
@@ -117,6 +122,9 @@ pub struct PatientFacts {
     /// Conditions whose meaning could not be told: no code the knowledge can place, no
     /// terminology server answer, no recognisable text. Never read as "nothing".
     pub unclassified: Vec<Unclassified>,
+    /// Medicines in use (active or on hold) with neither a name nor a code the knowledge can
+    /// place: they may be an immunosuppressant or an interacting drug, so they are named.
+    pub unidentified_medications: Vec<Unclassified>,
 }
 
 /// A condition the service could not classify, and why.
@@ -209,21 +217,37 @@ impl PatientFacts {
             planned_immunizations: Vec::new(),
             record_problems: record.problems.iter().map(describe_problem).collect(),
             unclassified: Vec::new(),
+            unidentified_medications: Vec::new(),
         };
         for c in &record.conditions {
             match condition(knowledge, c, server) {
-                ConditionReading::Fact(fact) => facts.conditions.push(fact),
+                ConditionReading::Fact(fact) => facts.conditions.push(*fact),
                 ConditionReading::Unclassified(u) => facts.unclassified.push(u),
                 ConditionReading::Ignored => {}
             }
         }
         for r in &record.medication_requests {
             if let Some(status) = request_status(&r.status) {
-                facts.medications.push(medication_request(knowledge, record, r, status, None));
+                let fact = medication_request(knowledge, record, r, status, None);
+                let code = match &r.medication {
+                    MedicationRequestMedication::CodeableConcept(cc) => Some(cc),
+                    MedicationRequestMedication::Reference(m) => {
+                        find_medication(record, &r.contained, m).and_then(|m| m.code.as_ref())
+                    }
+                };
+                facts.unidentified_medications.extend(unidentified(&fact, code));
+                facts.medications.push(fact);
             }
         }
         for s in &record.medication_statements {
             if let Some(fact) = medication_statement(knowledge, record, s) {
+                let code = match &s.medication {
+                    MedicationStatementMedication::CodeableConcept(cc) => Some(cc),
+                    MedicationStatementMedication::Reference(m) => {
+                        find_medication(record, &s.contained, m).and_then(|m| m.code.as_ref())
+                    }
+                };
+                facts.unidentified_medications.extend(unidentified(&fact, code));
                 facts.medications.push(fact);
             }
         }
@@ -359,7 +383,7 @@ pub fn reviewed_orders(
             DraftContent::Medication(r) => {
                 has_reason = r.reason_code.iter().flatten().next().is_some()
                     || r.reason_reference.iter().flatten().next().is_some();
-                dose = dose::read(&r.dosage_instruction);
+                dose = dose::read(&r.dosage_instruction, request_strength(record, r));
                 let (concept, drug) = medication_of(knowledge, record, r);
                 let mut reasons = Classification::default();
                 for rc in r.reason_code.iter().flatten() {
@@ -423,7 +447,7 @@ fn first_line(s: &str) -> &str {
 }
 
 enum ConditionReading {
-    Fact(ConditionFact),
+    Fact(Box<ConditionFact>),
     Unclassified(Unclassified),
     /// Refuted or entered in error.
     Ignored,
@@ -502,6 +526,20 @@ fn condition_meaning(
     }
 }
 
+/// A medicine in use that nothing identifies (no name, no code the knowledge can place).
+fn unidentified(fact: &MedicationFact, code: Option<&fhir_sdk::r4b::types::CodeableConcept>) -> Option<Unclassified> {
+    let in_use = matches!(fact.status, MedicationStatus::Active | MedicationStatus::OnHold);
+    (in_use && !fact.concept.identifiable && fact.drug.is_none()).then(|| Unclassified {
+        label: code.map_or_else(|| "(no code)".to_string(), |cc| coded_label(cc, "(no name)")),
+        date: fact.date,
+        why: if code.is_some_and(|cc| cc.coding.iter().flatten().next().is_some()) {
+            UnclassifiedWhy::UnknownCodes
+        } else {
+            UnclassifiedWhy::NoCode
+        },
+    })
+}
+
 /// A condition's label with its codes, for the list of what could not be classified.
 fn coded_label(code: &fhir_sdk::r4b::types::CodeableConcept, label: &str) -> String {
     let codes: Vec<String> =
@@ -558,7 +596,7 @@ fn condition(knowledge: &Knowledge, c: &Condition, server: &ServerAnswers) -> Co
         active = false;
         status = "inactive".into();
     }
-    ConditionReading::Fact(ConditionFact {
+    ConditionReading::Fact(Box::new(ConditionFact {
         concept,
         by_text: by_text.map(|t| t.phrase),
         active,
@@ -567,7 +605,7 @@ fn condition(knowledge: &Knowledge, c: &Condition, server: &ServerAnswers) -> Co
         onset,
         ended,
         severity: c.severity.as_ref().map(|s| concept_of(knowledge, s).class).unwrap_or_default(),
-    })
+    }))
 }
 
 fn first_code(cc: &fhir_sdk::r4b::types::CodeableConcept) -> Option<&str> {
@@ -594,6 +632,7 @@ fn observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact
         Some(ObservationValue::String(s)) => ObservedValue::Text(s.clone()),
         Some(ObservationValue::Boolean(b)) => ObservedValue::Flag(*b),
         Some(ObservationValue::Integer(i)) => ObservedValue::Quantity { value: f64::from(*i), unit: None },
+        Some(ObservationValue::DateTime(dt)) => day_of(dt).map_or(ObservedValue::None, ObservedValue::Date),
         _ => ObservedValue::None,
     };
     let mut answer = ValueSetMask::default();
@@ -679,7 +718,7 @@ fn medication_request(
         status,
         date: r.authored_on.as_ref().and_then(day_of),
         reference: reference.map(str::to_string),
-        dose: dose::read(&r.dosage_instruction),
+        dose: dose::read(&r.dosage_instruction, request_strength(record, r)),
         until: r
             .dispense_request
             .as_ref()
@@ -708,6 +747,10 @@ fn medication_statement(
         }
         MedicationStatementMedication::Reference(r) => referenced_medication(knowledge, record, &s.contained, r),
     };
+    let strength = match &s.medication {
+        MedicationStatementMedication::CodeableConcept(cc) => strength_of_concept(cc),
+        MedicationStatementMedication::Reference(r) => referenced_strength(record, &s.contained, r),
+    };
     let date = match &s.effective {
         Some(MedicationStatementEffective::DateTime(dt)) => day_of(dt),
         Some(MedicationStatementEffective::Period(p)) => p.start.as_ref().and_then(day_of),
@@ -720,7 +763,7 @@ fn medication_statement(
         status,
         date,
         reference: None,
-        dose: dose::read(&s.dosage),
+        dose: dose::read(&s.dosage, strength),
         until: match &s.effective {
             Some(MedicationStatementEffective::Period(p)) => p.end.as_ref().and_then(day_of),
             _ => None,
@@ -743,15 +786,53 @@ fn medication_of(
     }
 }
 
-/// A `medicationReference`: a contained Medication, one sent in the bundle, or only its display.
-fn referenced_medication(
-    knowledge: &Knowledge,
-    record: &PatientRecord,
-    contained: &[Resource],
+/// The mg in one unit (tablet, capsule, "stuk") of the ordered product, when it is unambiguous.
+fn request_strength(record: &PatientRecord, r: &MedicationRequest) -> Option<f64> {
+    match &r.medication {
+        MedicationRequestMedication::CodeableConcept(cc) => strength_of_concept(cc),
+        MedicationRequestMedication::Reference(reference) => referenced_strength(record, &r.contained, reference),
+    }
+}
+
+/// The strength its name gives (text, else one display).
+fn strength_of_concept(cc: &fhir_sdk::r4b::types::CodeableConcept) -> Option<f64> {
+    cc.text
+        .as_deref()
+        .and_then(dose::strength_from_text)
+        .or_else(|| codings(cc).filter_map(|c| c.display).find_map(dose::strength_from_text))
+}
+
+/// A referenced Medication's strength: its one ingredient's strength per unit (a Ratio of mg to
+/// one unit), else what its name says; else what the reference's display says.
+fn referenced_strength(record: &PatientRecord, contained: &[Resource], reference: &Reference) -> Option<f64> {
+    let m = find_medication(record, contained, reference);
+    if let Some(m) = m {
+        let ingredients: Vec<_> = m.ingredient.iter().flatten().collect();
+        if let [one] = ingredients.as_slice()
+            && let Some(ratio) = &one.strength
+            && let (Some(n), Some(d)) = (&ratio.numerator, &ratio.denominator)
+            && d.value.is_some_and(|v| (v - 1.0).abs() < 1e-9)
+            && let (Some(v), Some(unit)) = (n.value, n.code.as_deref().or(n.unit.as_deref()))
+            && let Some(mg) = dose::mass_mg(v, unit)
+        {
+            return Some(mg);
+        }
+        if let Some(cc) = &m.code
+            && let Some(mg) = strength_of_concept(cc)
+        {
+            return Some(mg);
+        }
+    }
+    reference.display.as_deref().and_then(dose::strength_from_text)
+}
+
+fn find_medication<'r>(
+    record: &'r PatientRecord,
+    contained: &'r [Resource],
     reference: &Reference,
-) -> (Concept, Option<(DrugId, MatchedBy)>) {
+) -> Option<&'r Medication> {
     let target = reference.reference.as_deref().unwrap_or("");
-    let found: Option<&Medication> = if let Some(local) = target.strip_prefix('#') {
+    if let Some(local) = target.strip_prefix('#') {
         contained.iter().find_map(|c| match c {
             Resource::Medication(m) if m.id.as_deref() == Some(local) => Some(m),
             _ => None,
@@ -759,8 +840,17 @@ fn referenced_medication(
     } else {
         let id = target.rsplit('/').next().unwrap_or("");
         record.medications.iter().find(|m| !id.is_empty() && m.id.as_deref() == Some(id))
-    };
-    match found.and_then(|m| m.code.as_ref()) {
+    }
+}
+
+/// A `medicationReference`: a contained Medication, one sent in the bundle, or only its display.
+fn referenced_medication(
+    knowledge: &Knowledge,
+    record: &PatientRecord,
+    contained: &[Resource],
+    reference: &Reference,
+) -> (Concept, Option<(DrugId, MatchedBy)>) {
+    match find_medication(record, contained, reference).and_then(|m| m.code.as_ref()) {
         Some(cc) => medication_concept(knowledge, codings(cc), cc.text.as_deref()),
         None => medication_concept(knowledge, std::iter::empty(), reference.display.as_deref()),
     }

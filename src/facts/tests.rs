@@ -116,6 +116,13 @@ fn a_condition_nothing_can_place_is_named_as_unclassified() {
     assert_eq!(f.unclassified.len(), 1);
     assert_eq!(f.unclassified[0].why, UnclassifiedWhy::UnknownCodes);
     assert_eq!(f.unclassified[0].label, "Onbekende diagnose [2.16.840.1.113883.2.4.4.31.1 1234]");
+    // A well-formed ICPC rubric outside every concept is known to be none of them (the ICPC
+    // ranges are complete); one too broad to place (S77, any skin malignancy) is named.
+    let otitis = one_condition(json!({"coding": [{"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "H71"}]}));
+    assert!(otitis.unclassified.is_empty(), "{:?}", otitis.unclassified);
+    assert!(otitis.conditions.iter().all(|c| c.concept.class.value_sets.is_empty()));
+    let s77 = one_condition(json!({"coding": [{"system": "http://hl7.org/fhir/sid/icpc-1-nl", "code": "S77"}]}));
+    assert_eq!(s77.unclassified.len(), 1);
     // A Dutch-extension SNOMED CT code is not covered by the shipped (US-edition) expansions.
     let nl = one_condition(json!({"coding": [{"system": "http://snomed.info/sct", "code": "11000146104"}]}));
     assert_eq!(nl.unclassified.len(), 1);

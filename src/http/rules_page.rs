@@ -155,7 +155,7 @@ pub fn render(k: &Knowledge, jurisdiction: Jurisdiction) -> Markup {
                                     @if !v.drugs.is_empty() { div { strong { "drugs" } ": " (v.drugs.join(", ")) } }
                                     @if !v.include.is_empty() { div { strong { "includes the value sets" } ": " (v.include.join(", ")) } }
                                     @if let Some(ecl) = &v.ecl { div.definition { strong { "SNOMED CT by meaning (ECL)" } ": " code { (ecl.to_string()) } } }
-                                    @if let Some(x) = &v.expansion {
+                                    @for x in &v.expansions {
                                         div.expansion {
                                             strong { "shipped expansion" } ": " (x.size) " SNOMED CT codes (" code { (x.file) } "); "
                                             (x.version) "; built " (x.date) "; " (x.method) "; from "

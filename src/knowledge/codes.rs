@@ -109,6 +109,8 @@ struct SystemIndex {
     sctids: Vec<(u64, u32)>,
     prefixes: HashMap<Box<str>, PrefixEntry>,
     longest_prefix: usize,
+    /// Prefixes of codes too broad to place (normalised).
+    too_broad: Vec<Box<str>>,
 }
 
 /// Whether the knowledge can say what a coding means.
@@ -133,6 +135,11 @@ pub struct CodeIndex {
     systems: Vec<SystemIndex>,
     text: HashMap<Box<str>, Classification>,
     longest_phrase: usize,
+    /// Value sets whose words are answers, read only as a whole answer ("C" is a Child-Pugh
+    /// class as a valueString, not a letter in a vaccine's name).
+    whole_answer_sets: ValueSetMask,
+    /// Value sets of ingredient codes that do not tell the form (see `code_outranks_text`).
+    any_form_sets: ValueSetMask,
     /// Drug recognition order of systems (ATC, RxNorm, SNOMED CT): lower is tried first.
     drug_priority: Vec<u8>,
     /// Per system: when its codes make a medication's text irrelevant to its value sets.
@@ -262,6 +269,12 @@ impl CodeIndex {
         self.systems.iter().map(|s| s.sctids.len()).sum()
     }
 
+    pub(crate) fn add_too_broad(&mut self, system: SystemId, prefix: &str) {
+        let index = &mut self.systems[system.0 as usize];
+        let key = normalize(prefix, index.form);
+        index.too_broad.push(key.into());
+    }
+
     pub(crate) fn set_codes_outrank_text(&mut self, system: SystemId, mode: OutrankText) {
         self.codes_outrank_text[system.0 as usize] = mode;
     }
@@ -274,7 +287,14 @@ impl CodeIndex {
             OutrankText::Always => true,
             OutrankText::WhenKnown => {
                 let index = &self.systems[system.0 as usize];
-                index.exact.contains_key(normalize(code, index.form).as_str()) || index.sctid(code).is_some()
+                // A code known only as "an ingredient of any form" leaves the form to the text.
+                let telling = |c: &Classification| {
+                    let mut sets = c.value_sets;
+                    sets.minus(&self.any_form_sets);
+                    !sets.is_empty() || c.drug.is_some()
+                };
+                index.exact.get(normalize(code, index.form).as_str()).is_some_and(telling)
+                    || index.sctid(code).is_some()
             }
         }
     }
@@ -369,8 +389,15 @@ impl CodeIndex {
         if !found.value_sets.is_empty() || found.drug.is_some() {
             return Placement::Known;
         }
+        let key = normalize(code, index.form);
+        if index.too_broad.iter().any(|p| key.starts_with(&**p)) {
+            return Placement::Unknown;
+        }
         match &index.coverage {
             Coverage::Partial => Placement::Unknown,
+            // A code not even shaped like one of the system's ("1234" as ICPC) is no known
+            // "nothing": it is a typing or mapping error the service cannot place.
+            Coverage::Complete if index.form == CodeForm::Icd && !icd_shaped(&key) => Placement::Unknown,
             Coverage::Complete => Placement::Known,
             Coverage::SnomedNamespaces(covered) => {
                 let code = code.trim();
@@ -438,8 +465,22 @@ impl CodeIndex {
         self.text.get(normalize_text(text).as_str()).copied().unwrap_or_default()
     }
 
+    pub(crate) fn mark_any_form(&mut self, value_set: ValueSetId) {
+        self.any_form_sets.insert(value_set);
+    }
+
+    pub(crate) fn mark_whole_answer_only(&mut self, value_set: ValueSetId) {
+        self.whole_answer_sets.insert(value_set);
+    }
+
     /// The meaning of a free text: every known word or phrase in it (medications, vaccines).
     pub fn classify_text(&self, text: &str) -> Classification {
+        let mut found = self.classify_phrases(text);
+        found.value_sets.minus(&self.whole_answer_sets);
+        found
+    }
+
+    fn classify_phrases(&self, text: &str) -> Classification {
         let mut found = Classification::default();
         if self.text.is_empty() {
             return found;
@@ -480,6 +521,13 @@ fn normalize(code: &str, form: CodeForm) -> String {
         CodeForm::Icd => code.chars().filter(|c| *c != '.').flat_map(char::to_uppercase).collect(),
         CodeForm::Plain | CodeForm::Sctid => code.to_string(),
     }
+}
+
+/// ICD-10 and ICPC codes: a letter, a digit, a letter or digit, then letters or digits (A09,
+/// C7A0, T9002), compared after `normalize`.
+fn icd_shaped(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2..].iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// Lower case, letters and digits only, single spaces: "M-M-RvaxPro®" → "m m rvaxpro".

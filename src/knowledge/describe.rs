@@ -71,7 +71,13 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
             if q.with_value {
                 s.push_str(" with a value");
             }
+            if q.date_value_from_today {
+                s.push_str(" whose date is today or later");
+            }
             match q.numeric {
+                Some(NumericTest::BelowToday { quantity, below }) => {
+                    s.push_str(&format!(", counted on to today below {below} {}", k.quantity(quantity).unit));
+                }
                 Some(NumericTest::Compare { quantity, below, at_least }) => {
                     let unit = &k.quantity(quantity).unit;
                     if let Some(a) = at_least {
@@ -92,8 +98,9 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
             s
         }
         Criterion::Medication(q) => format!(
-            "a medication of {} with status {}{}",
+            "a medication of {}{} with status {}{}",
             vs(k, q.value_set),
+            q.not_in.map(|n| format!(" and not of {}", vs(k, n))).unwrap_or_default(),
             q.statuses.iter().map(|s| format!("{s:?}").to_lowercase()).collect::<Vec<_>>().join("/"),
             q.min_days.map(|d| format!(", taken for at least {d} days")).unwrap_or_default()
         ),
@@ -113,6 +120,9 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
         Criterion::UnclassifiedConditions => {
             "conditions whose codes the service cannot place (no terminology server answer, no recognisable text)"
                 .into()
+        }
+        Criterion::UnidentifiedMedications => {
+            "medicines in use with neither a name nor a code the service can place".into()
         }
         Criterion::OrderUnreadable => "the order itself could not be read".into(),
         Criterion::NewStart => "the order is a new start".into(),

@@ -91,7 +91,7 @@ impl Loader {
     }
 
     /// `*.toml` files of a sub-directory, sorted, as paths relative to the knowledge dir.
-    fn list(&mut self, sub: &str) -> Vec<String> {
+    pub(super) fn list(&mut self, sub: &str) -> Vec<String> {
         let path = self.dir.join(sub);
         let mut files = Vec::new();
         match std::fs::read_dir(&path) {
@@ -157,8 +157,14 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         if spec.uris.is_empty() {
             l.error("systems.toml", format!("system `{name}`"), "lists no URI");
         }
+        if spec.unverified {
+            unverified.push(format!("systems.toml: system `{name}`"));
+        }
         let (form, coverage) = load_terminology::system_form(&mut l, name, spec);
         let id = codes.add_system(&spec.uris, form, coverage);
+        for prefix in &spec.too_broad {
+            codes.add_too_broad(id, prefix);
+        }
         codes.set_codes_outrank_text(id, spec.codes_outrank_text);
         system_ids.insert(name.clone(), id);
         system_uris.insert(name.clone(), spec.canonical.clone());
@@ -221,6 +227,17 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         for name in &spec.names {
             codes.add_text(name, None, Some(id));
         }
+        let expansion = spec.expansion.as_ref().and_then(|name| {
+            load_terminology::load_expansion(
+                &mut l,
+                name,
+                load_terminology::Member::Drug(id),
+                &mut codes,
+                &system_ids,
+                &system_uris,
+                &terminology_sources,
+            )
+        });
         drug_list.push(Drug {
             id,
             key: key.clone(),
@@ -230,6 +247,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             names: spec.names.clone(),
             source: spec.source.clone(),
             codes: drug_codes,
+            expansion,
         });
     }
     let drug_keys: HashMap<&str, DrugId> = drug_list.iter().map(|d| (d.key.as_str(), d.id)).collect();
@@ -261,7 +279,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 && spec.text.is_empty()
                 && spec.drugs.is_empty()
                 && spec.include.is_empty()
-                && spec.expansion.is_none()
+                && spec.expansion.is_empty()
                 && spec.generic_answer.is_none()
             {
                 l.error(file, &entry, "has no codes, prefixes, text, drugs, inclusions or expansion");
@@ -295,6 +313,13 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             for phrase in &spec.text {
                 codes.add_text(phrase, Some(id), None);
             }
+            // Observation answers are words a whole answer must be, never words in a name.
+            if file.ends_with("observations.toml") && !spec.text.is_empty() {
+                codes.mark_whole_answer_only(id);
+            }
+            if spec.any_form {
+                codes.mark_any_form(id);
+            }
             for drug in &spec.drugs {
                 match drug_keys.get(drug.as_str()) {
                     // However the drug is recognised (any of its codes, a product code not listed
@@ -318,7 +343,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 drugs: spec.drugs.clone(),
                 include: spec.include.clone(),
                 ecl: terminology.ecl,
-                expansion: terminology.expansion,
+                expansions: terminology.expansions,
                 by_text: terminology.by_text,
                 yes_means: None,
                 no_means: None,
@@ -853,18 +878,21 @@ impl CompileContext<'_> {
     fn numeric(&self, o: &ObservationSpec) -> Result<Option<NumericTest>, String> {
         let bounds = o.below.is_some() || o.at_least.is_some();
         let Some(name) = &o.quantity else {
-            if bounds || o.unit_not_understood {
-                return Err("below / at_least / unit_not_understood need a `quantity`".into());
+            if bounds || o.unit_not_understood || o.below_today.is_some() {
+                return Err("below / at_least / below_today / unit_not_understood need a `quantity`".into());
             }
             return Ok(None);
         };
         let quantity =
             *self.quantities.get(name).ok_or_else(|| format!("quantity `{name}` is not defined in units.toml"))?;
-        match (bounds, o.unit_not_understood) {
-            (true, false) => Ok(Some(NumericTest::Compare { quantity, below: o.below, at_least: o.at_least })),
-            (false, true) => Ok(Some(NumericTest::UnitNotUnderstood(quantity))),
-            (true, true) => Err("give bounds or unit_not_understood, not both".into()),
-            (false, false) => Err(format!("quantity `{name}` without below / at_least / unit_not_understood")),
+        match (bounds, o.below_today, o.unit_not_understood) {
+            (true, None, false) => Ok(Some(NumericTest::Compare { quantity, below: o.below, at_least: o.at_least })),
+            (false, Some(below), false) => Ok(Some(NumericTest::BelowToday { quantity, below })),
+            (false, None, true) => Ok(Some(NumericTest::UnitNotUnderstood(quantity))),
+            (false, None, false) => {
+                Err(format!("quantity `{name}` without below / at_least / below_today / unit_not_understood"))
+            }
+            _ => Err("give one of: bounds, below_today, unit_not_understood".into()),
         }
     }
 
@@ -949,6 +977,7 @@ impl CompileContext<'_> {
                 with_value: o.with_value,
                 numeric: self.numeric(o)?,
                 unless_followed_by: self.followed_by(&o.unless_followed_by, stack)?,
+                date_value_from_today: o.date_value_from_today,
             }),
             CriterionSpec::Medication(m) => {
                 if m.status.is_empty() {
@@ -961,6 +990,7 @@ impl CompileContext<'_> {
                     .collect::<Result<Vec<_>, _>>()?;
                 Criterion::Medication(MedicationQuery {
                     value_set: self.value_set(&m.value_set)?,
+                    not_in: m.not_in.as_ref().map(|v| self.value_set(v)).transpose()?,
                     statuses,
                     min_days: m.min_days,
                 })
@@ -976,6 +1006,7 @@ impl CompileContext<'_> {
             CriterionSpec::AgeUnknown(true) => Criterion::AgeUnknown,
             CriterionSpec::RecordProblems(true) => Criterion::RecordProblems,
             CriterionSpec::UnclassifiedConditions(true) => Criterion::UnclassifiedConditions,
+            CriterionSpec::UnidentifiedMedications(true) => Criterion::UnidentifiedMedications,
             CriterionSpec::OrderUnreadable(true) => Criterion::OrderUnreadable,
             CriterionSpec::NewStart(true) => Criterion::NewStart,
             CriterionSpec::DoseUnreadable(true) => Criterion::DoseUnreadable,
@@ -1017,6 +1048,7 @@ impl CompileContext<'_> {
             CriterionSpec::AgeUnknown(false)
             | CriterionSpec::RecordProblems(false)
             | CriterionSpec::UnclassifiedConditions(false)
+            | CriterionSpec::UnidentifiedMedications(false)
             | CriterionSpec::OrderUnreadable(false)
             | CriterionSpec::NewStart(false)
             | CriterionSpec::DoseUnreadable(false)

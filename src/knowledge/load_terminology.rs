@@ -78,17 +78,19 @@ pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (Cod
     (form, coverage)
 }
 
-/// Sources of expansions a hospital regenerated from its own terminology server.
-pub(super) const LOCAL_SOURCES_FILE: &str = "terminology/sources.local.toml";
-
-/// The published sources expansions may cite (and, if present, the local ones).
+/// The published sources expansions may cite: `terminology/sources.toml` and every other
+/// `terminology/sources.*.toml` (the drug sources, a hospital's terminology server).
 pub(super) fn sources(l: &mut Loader) -> BTreeMap<String, TerminologySource> {
     let mut out = BTreeMap::new();
-    let mut files = vec![SOURCES_FILE];
-    if l.exists(LOCAL_SOURCES_FILE) {
-        files.push(LOCAL_SOURCES_FILE);
+    let mut files = vec![SOURCES_FILE.to_string()];
+    for extra in l.list("terminology") {
+        let name = extra.rsplit('/').next().unwrap_or("");
+        if name.starts_with("sources.") && extra != SOURCES_FILE {
+            files.push(extra);
+        }
     }
-    for rel in files {
+    for rel in &files {
+        let rel = rel.as_str();
         let Some(file) = l.read::<TerminologySourcesFile>(rel) else { continue };
         for (key, s) in file.sources {
             for (what, v) in [("title", &s.title), ("url", &s.url), ("version", &s.version), ("via", &s.via)] {
@@ -129,8 +131,109 @@ pub(super) fn text_cues(l: &mut Loader, codes: &mut CodeIndex) -> TextCues {
 #[derive(Default)]
 pub(super) struct ValueSetTerminology {
     pub ecl: Option<Constraint>,
-    pub expansion: Option<ShippedExpansion>,
+    pub expansions: Vec<ShippedExpansion>,
     pub by_text: Option<ByText>,
+}
+
+/// What the codes of an expansion are added as.
+#[derive(Clone, Copy)]
+pub(super) enum Member {
+    ValueSet(ValueSetId),
+    Drug(crate::vocabulary::DrugId),
+}
+
+/// Read `terminology/expansions/<name>.tsv` (any system) and add its codes; its removed list,
+/// if any, too: SNOMED CT codes left out of the value set, and for other systems codes known
+/// not to be members (so that their code settles what they are and no name is read).
+pub(super) fn load_expansion(
+    l: &mut Loader,
+    name: &str,
+    target: Member,
+    codes: &mut CodeIndex,
+    system_ids: &HashMap<String, SystemId>,
+    system_uris: &BTreeMap<String, String>,
+    sources: &BTreeMap<String, TerminologySource>,
+) -> Option<ShippedExpansion> {
+    let rel = format!("{EXPANSIONS_DIR}/{name}.tsv");
+    let expansion = match ExpansionFile::parse(&l.read_text(&rel)?) {
+        Ok(e) => e,
+        Err(errors) => {
+            errors.into_iter().for_each(|e| l.error(&rel, "", e));
+            return None;
+        }
+    };
+    let system_uri = expansion.header("system").unwrap_or_default().to_string();
+    let Some(system) = codes.system(&system_uri) else {
+        l.error(&rel, "", format!("`# system: {system_uri}` is not a system of systems.toml"));
+        return None;
+    };
+    let canonical = system_uris
+        .iter()
+        .find(|(n, _)| system_ids.get(*n) == Some(&system))
+        .map(|(_, u)| u.as_str())
+        .unwrap_or_default();
+    if system_uri != canonical {
+        l.error(&rel, "", format!("`# system:` must be the canonical URI {canonical}"));
+    }
+    let stem = name.split('.').next().unwrap_or(name);
+    if expansion.header("expansion") != Some(stem) {
+        l.error(&rel, "", format!("`# expansion:` must name `{stem}`"));
+    }
+    let sctid = codes.form(system) == CodeForm::Sctid;
+    let mut used: Vec<String> = Vec::new();
+    let mut bad = 0usize;
+    for m in &expansion.members {
+        let valid = if sctid { check_sctid(&m.code).map(|_| ()) } else { Ok(()) };
+        if let Err(e) = valid {
+            bad += 1;
+            if bad <= 5 {
+                l.error(&rel, format!("code {}", m.code), e);
+            }
+            continue;
+        }
+        for s in &m.from {
+            if !sources.contains_key(s) {
+                l.error(&rel, format!("code {}", m.code), format!("source `{s}` is not in terminology/sources*.toml"));
+            } else if !used.contains(s) {
+                used.push(s.clone());
+            }
+        }
+        match target {
+            Member::ValueSet(vs) => codes.add_code(system, &m.code, Some(vs), None),
+            Member::Drug(drug) => codes.add_code(system, &m.code, None, Some(drug)),
+        }
+    }
+    if bad > 5 {
+        l.error(&rel, "", format!("{} more codes are not valid codes of the system", bad - 5));
+    }
+    let removed = format!("{REMOVED_DIR}/{name}.tsv");
+    if l.exists(&removed)
+        && let Some(text) = l.read_text(&removed)
+    {
+        for (n, line) in text.lines().enumerate().skip(1) {
+            let code = line.split('\t').next().unwrap_or("").trim();
+            match (code.is_empty(), target) {
+                (true, _) => {
+                    if !line.trim().is_empty() {
+                        l.error(&removed, format!("line {}", n + 1), "not `code<TAB>display<TAB>reason<TAB>from`")
+                    }
+                }
+                (false, Member::ValueSet(vs)) if sctid && check_sctid(code).is_ok() => codes.add_exclusion(code, vs),
+                (false, _) if sctid => l.error(&removed, format!("line {}", n + 1), "not a SNOMED CT concept id"),
+                (false, _) => codes.add_code(system, code, None, None),
+            }
+        }
+    }
+    let header = |k: &str| expansion.header(k).unwrap_or_default().to_string();
+    Some(ShippedExpansion {
+        file: rel,
+        size: expansion.members.len(),
+        system: header("system"),
+        version: header("version"),
+        date: header("date"),
+        method: header("method"),
+        sources: used,
+    })
 }
 
 /// Load the ECL definition, the shipped expansion and the text phrases of one value set.
@@ -148,89 +251,27 @@ pub(super) fn value_set_terminology(
     definitions: &BTreeMap<String, Constraint>,
 ) -> ValueSetTerminology {
     let entry = format!("value set `{key}`");
-    let mut out = ValueSetTerminology::default();
-    let snomed = system_ids.iter().find(|(_, id)| codes.form(**id) == CodeForm::Sctid).map(|(n, id)| (n.clone(), *id));
-    out.ecl = definitions.get(key).cloned();
+    let mut out = ValueSetTerminology { ecl: definitions.get(key).cloned(), ..Default::default() };
     // What the definition leaves out on purpose stays out, whatever a condition's words say.
     if let Some(ecl) = &out.ecl {
         for focus in &ecl.exclude {
             codes.add_exclusion(&focus.id.to_string(), id);
         }
     }
-    if let Some(name) = &spec.expansion {
-        let rel = format!("{EXPANSIONS_DIR}/{name}.tsv");
-        match (&snomed, l.read_text(&rel)) {
-            (None, _) => {
-                l.error(file, &entry, "an expansion needs a system with normalize = \"sctid\" in systems.toml")
+    for name in &spec.expansion {
+        let target = Member::ValueSet(id);
+        if let Some(shipped) = load_expansion(l, name, target, codes, system_ids, system_uris, sources) {
+            if codes.form_of(&shipped.system) == Some(CodeForm::Sctid) && out.ecl.is_none() {
+                l.error(
+                    file,
+                    &entry,
+                    format!("a SNOMED CT expansion needs the definition it expands ([{key}] in {ECL_FILE})"),
+                );
             }
-            (_, None) => {}
-            (Some((system_name, system)), Some(text)) => match ExpansionFile::parse(&text) {
-                Err(errors) => errors.into_iter().for_each(|e| l.error(&rel, "", e)),
-                Ok(expansion) => {
-                    let canonical = system_uris.get(system_name).map(String::as_str).unwrap_or_default();
-                    if expansion.header("system") != Some(canonical) {
-                        l.error(&rel, "", format!("`# system:` must be {canonical}"));
-                    }
-                    if expansion.header("expansion") != Some(key) {
-                        l.error(&rel, "", format!("`# expansion:` must name the value set `{key}`"));
-                    }
-                    let mut used: Vec<String> = Vec::new();
-                    let mut bad = 0usize;
-                    for m in &expansion.members {
-                        if let Err(e) = check_sctid(&m.code) {
-                            bad += 1;
-                            if bad <= 5 {
-                                l.error(&rel, format!("code {}", m.code), e);
-                            }
-                            continue;
-                        }
-                        for s in &m.from {
-                            if !sources.contains_key(s) {
-                                l.error(
-                                    &rel,
-                                    format!("code {}", m.code),
-                                    format!("source `{s}` is not in {SOURCES_FILE}"),
-                                );
-                            } else if !used.contains(s) {
-                                used.push(s.clone());
-                            }
-                        }
-                        codes.add_code(*system, &m.code, Some(id), None);
-                    }
-                    if bad > 5 {
-                        l.error(&rel, "", format!("{} more codes are not SNOMED CT concept ids", bad - 5));
-                    }
-                    let header = |k: &str| expansion.header(k).unwrap_or_default().to_string();
-                    out.expansion = Some(ShippedExpansion {
-                        file: rel.clone(),
-                        size: expansion.members.len(),
-                        system: header("system"),
-                        version: header("version"),
-                        date: header("date"),
-                        method: header("method"),
-                        sources: used,
-                    });
-                }
-            },
-        }
-        let removed = format!("{REMOVED_DIR}/{name}.tsv");
-        if l.exists(&removed)
-            && let Some(text) = l.read_text(&removed)
-        {
-            for (n, line) in text.lines().enumerate().skip(1) {
-                match line.split('\t').next() {
-                    Some(code) if check_sctid(code).is_ok() => codes.add_exclusion(code, id),
-                    _ if line.trim().is_empty() => {}
-                    _ => l.error(&removed, format!("line {}", n + 1), "not `code<TAB>display<TAB>reason<TAB>from`"),
-                }
+            if !name.starts_with(key) {
+                l.error(file, &entry, format!("expansion `{name}` should be named after the value set (`{key}…`)"));
             }
-        }
-        if out.ecl.is_none() {
-            l.error(
-                file,
-                &entry,
-                format!("a shipped expansion needs the definition it expands ([{key}] in {ECL_FILE})"),
-            );
+            out.expansions.push(shipped);
         }
     }
     if let Some(by_text) = &spec.by_text {

@@ -87,6 +87,8 @@ pub struct Drug {
     pub names: Vec<String>,
     pub source: String,
     pub codes: Vec<DrugCode>,
+    /// Product codes from a shipped expansion (RxNorm clinical and branded drugs …).
+    pub expansion: Option<ShippedExpansion>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +109,7 @@ pub struct ValueSet {
     pub include: Vec<String>,
     /// The SNOMED CT definition by meaning.
     pub ecl: Option<Constraint>,
-    pub expansion: Option<ShippedExpansion>,
+    pub expansions: Vec<ShippedExpansion>,
     pub by_text: Option<ByText>,
     /// For a yes/no question: the value sets a generic yes / no answer counts as.
     pub yes_means: Option<ValueSetId>,
@@ -249,6 +251,9 @@ pub enum NumericTest {
     Compare { quantity: QuantityId, below: Option<f64>, at_least: Option<f64> },
     /// The value is there but in a unit the quantity kind does not know.
     UnitNotUnderstood(QuantityId),
+    /// The value is a duration on the observation's date (a gestation of 24 weeks): counted on
+    /// to today it must still be below this (in the quantity's unit, weeks).
+    BelowToday { quantity: QuantityId, below: f64 },
 }
 
 #[derive(Debug, Clone)]
@@ -261,11 +266,14 @@ pub struct ObservationQuery {
     pub with_value: bool,
     pub numeric: Option<NumericTest>,
     pub unless_followed_by: Option<Box<Criterion>>,
+    /// The value must be a date today or later.
+    pub date_value_from_today: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct MedicationQuery {
     pub value_set: ValueSetId,
+    pub not_in: Option<ValueSetId>,
     pub statuses: Vec<MedicationStatus>,
     pub min_days: Option<u32>,
 }
@@ -293,6 +301,7 @@ pub enum Criterion {
     AgeUnknown,
     RecordProblems,
     UnclassifiedConditions,
+    UnidentifiedMedications,
     OrderUnreadable,
     NewStart,
     Indication(ValueSetId),

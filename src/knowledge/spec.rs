@@ -100,6 +100,14 @@ pub struct SystemSpec {
     #[serde(default)]
     pub codes_outrank_text: OutrankText,
     pub source: String,
+    /// The system's codes or their meanings could not all be checked in a published source.
+    #[serde(default)]
+    pub unverified: bool,
+    /// Codes (prefixes) too broad to say whether they fall under a concept (ICPC S77: any skin
+    /// malignancy, melanoma or not): never read as "nothing" — their words may tell, else the
+    /// condition is named as not classified.
+    #[serde(default)]
+    pub too_broad: Vec<String>,
 }
 
 /// When a code in a system settles what a medication or vaccine is, so that its text is not read.
@@ -172,6 +180,10 @@ pub struct DrugSpec {
     pub brand: String,
     /// Names matched in free text (generic and brand), last resort after the codes.
     pub names: Vec<String>,
+    /// A shipped expansion of the drug's product codes (`terminology/expansions/<name>.tsv`,
+    /// e.g. its RxNorm clinical and branded drugs).
+    #[serde(default)]
+    pub expansion: Option<String>,
     pub source: String,
     pub codes: Vec<CodeSpec>,
 }
@@ -220,10 +232,11 @@ pub struct ValueSetSpec {
     /// Value sets whose members all belong to this one too (a union by meaning).
     #[serde(default)]
     pub include: Vec<String>,
-    /// The shipped SNOMED CT expansion: `terminology/expansions/<name>.tsv`. Its definition
-    /// by meaning (ECL) is in `terminology/ecl.toml` under the value set's key.
-    #[serde(default)]
-    pub expansion: Option<String>,
+    /// Shipped expansions: `terminology/expansions/<name>.tsv`, one file per code system (a
+    /// SNOMED CT one, whose definition by meaning (ECL) is in `terminology/ecl.toml` under the
+    /// value set's key; an RxNorm one `<key>.rxnorm`). One name or a list.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub expansion: Vec<String>,
     /// For the critical concepts: words that name the concept in a condition's text when none
     /// of its codes is recognised (the last resort; the card says so).
     #[serde(default)]
@@ -237,6 +250,23 @@ pub struct ValueSetSpec {
     /// This set holds the generic answer codes: `yes` or `no`.
     #[serde(default)]
     pub generic_answer: Option<GenericAnswer>,
+    /// Its codes say nothing of a medicine's form (an ingredient of ointments and capsules
+    /// alike): being listed here does not keep a medication's text from being read.
+    #[serde(default)]
+    pub any_form: bool,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -464,6 +494,8 @@ pub enum CriterionSpec {
     /// Conditions whose meaning could not be told (codes the knowledge cannot place, no
     /// terminology server answer, no recognisable text).
     UnclassifiedConditions(bool),
+    /// Medicines in use with neither a name nor a code the knowledge can place.
+    UnidentifiedMedications(bool),
     /// The order under review could not be read (only its drug was recognised).
     OrderUnreadable(bool),
     /// The order under review is a new start (no active order for the same drug).
@@ -547,9 +579,17 @@ pub struct ObservationSpec {
     pub below: Option<f64>,
     #[serde(default)]
     pub at_least: Option<f64>,
+    /// The value is a duration on the observation's date, in `quantity` (weeks): holds while,
+    /// counted on to today, it is still below this (a pregnancy of 24 weeks 10 weeks ago is at
+    /// 34 weeks today, so below 42: still pregnant).
+    #[serde(default)]
+    pub below_today: Option<f64>,
     /// Holds when the value is there but its unit is not one `units.toml` knows for `quantity`.
     #[serde(default)]
     pub unit_not_understood: bool,
+    /// Holds when the value is a date today or later (an estimated date of delivery to come).
+    #[serde(default)]
+    pub date_value_from_today: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -587,6 +627,9 @@ pub struct MedicationSpec {
     pub min_days: Option<u32>,
     /// Any of `active`, `on-hold`, `completed`, `stopped`, `draft` (co-ordered in this session).
     pub status: Vec<String>,
+    /// The medication must not also be in this value set (its other codes settled what it is).
+    #[serde(default)]
+    pub not_in: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -36,7 +36,8 @@ pub async fn regenerate(
     let mut results = Vec::new();
     let mut version = None;
     for vs in &knowledge.value_sets {
-        let (Some(ecl), Some(shipped)) = (&vs.ecl, &vs.expansion) else { continue };
+        let Some(ecl) = &vs.ecl else { continue };
+        let Some(shipped) = vs.expansions.iter().find(|x| x.system == SNOMED) else { continue };
         if !only.is_empty() && !only.contains(&vs.key) {
             continue;
         }
