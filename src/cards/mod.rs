@@ -95,7 +95,12 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
         }
     }
     detail.push('\n');
-    detail.push_str(rule.advice.get(lang).trim());
+    // A patient already on the drug needs to know what to do with the treatment under way.
+    let advice = match &rule.continuation {
+        Some(continuation) if !order.new_start => continuation,
+        _ => &rule.advice,
+    };
+    detail.push_str(advice.get(lang).trim());
     detail.push_str("\n\n");
     // Advice for this drug (e.g. its reduced dose), then advice that belongs to one reason.
     if let Some(advice) = order.drug().and_then(|d| rule.drug_advice.get(&d)) {

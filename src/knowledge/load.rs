@@ -488,6 +488,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         };
         let jurisdictions = parse_jurisdictions(&mut l, file, &entry, &spec.jurisdictions);
         let (title, summary, advice) = rule_texts(&mut l, file, &entry, &spec.text);
+        let continuation = continuation_texts(&mut l, file, &entry, spec);
         let mut drug_advice = HashMap::new();
         for (drug, advice) in &spec.drug_advice {
             let a_entry = format!("{entry}, drug_advice `{drug}`");
@@ -613,6 +614,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             drug_advice,
             summary,
             advice,
+            continuation,
             reasons,
         });
     }
@@ -835,6 +837,31 @@ fn rule_texts(
         *a = t.advice.clone();
     }
     (title, summary, advice)
+}
+
+/// The advice for an ongoing treatment: in both languages or neither, and present on every
+/// warning or critical rule about the drug ordered that also fires on a continuation
+/// (rules-catalog.md, "Continuation wording").
+fn continuation_texts(l: &mut Loader, file: &str, entry: &str, spec: &RuleSpec) -> Option<Localized> {
+    let text = |lang: &str| spec.text.get(lang).and_then(|t| t.continuation.clone()).filter(|t| !blank(t));
+    let warns = matches!(spec.recommendation, RecommendationSpec::AgainstStrong | RecommendationSpec::Against);
+    match (text("en"), text("nl")) {
+        (Some(en), Some(nl)) => Some(Localized { en, nl }),
+        (None, None) => {
+            if warns && !spec.start_only && spec.applies_to_orders_in.is_none() {
+                l.error(
+                    file,
+                    entry,
+                    "fires on a continuation: give [text.*] continuation, what to do with the ongoing treatment",
+                );
+            }
+            None
+        }
+        _ => {
+            l.error(file, entry, "[text.en] and [text.nl] continuation: give both or neither");
+            None
+        }
+    }
 }
 
 fn collect_observation_sets(c: &Criterion, out: &mut BTreeSet<ValueSetId>) {

@@ -370,6 +370,8 @@ pub struct Rule {
     pub drug_advice: HashMap<DrugId, DrugAdvice>,
     pub summary: Localized,
     pub advice: Localized,
+    /// What to do with an ongoing treatment (the order continues the drug).
+    pub continuation: Option<Localized>,
     pub reasons: Vec<Reason>,
 }
 

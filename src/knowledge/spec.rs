@@ -402,6 +402,11 @@ pub struct RuleTextSpec {
     pub summary: String,
     /// Markdown: what to do.
     pub advice: String,
+    /// Markdown: what to do with a treatment already under way, shown instead of `advice` when
+    /// the order continues the drug. Required for warning and critical rules that also fire on
+    /// a continuation: "do not start" alone says nothing to a patient already on the drug.
+    #[serde(default)]
+    pub continuation: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
