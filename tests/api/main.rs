@@ -11,6 +11,7 @@ mod feedback;
 mod fhir_faults;
 mod fhir_server;
 mod fixtures;
+mod golden;
 mod knowledge;
 mod operations;
 mod postgres;
