@@ -223,8 +223,8 @@ fn evidence_text(e: &Evidence, lang: Language) -> String {
     }
     match &e.detail {
         EvidenceDetail::None => {}
-        EvidenceDetail::ConditionStatus(s) => notes.push(condition_status(s, lang).to_string()),
-        EvidenceDetail::MedicationStatus(s) => notes.push(medication_status(s, lang).to_string()),
+        EvidenceDetail::ConditionStatus(s) => notes.push(condition_status(s.code(), lang).to_string()),
+        EvidenceDetail::MedicationStatus(s) => notes.push(medication_status(s.code(), lang).to_string()),
         EvidenceDetail::Value(v) if !v.is_empty() => notes.insert(0, v.clone()),
         EvidenceDetail::Value(_) => {}
         EvidenceDetail::Age(age) => {

@@ -3,9 +3,9 @@
 
 use crate::facts::{DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
 use crate::knowledge::{
-    ConditionStatusFilter, Criterion, Knowledge, MedicationStatus, NumericTest, Reason, Rule, RuleTarget, Which,
+    ConditionStatusFilter, Criterion, Knowledge, NumericTest, Reason, Rule, RuleTarget, ObservationPick,
 };
-use crate::vocabulary::{Date, DrugId, Jurisdiction, Recommendation};
+use crate::vocabulary::{ClinicalStatus, Date, DrugId, Jurisdiction, MedicationStatus, Recommendation};
 
 /// One fact that made a reason hold, as shown to the prescriber.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,9 +30,9 @@ impl Evidence {
 pub enum EvidenceDetail {
     None,
     /// A condition's clinical status (`active`, `resolved`, …).
-    ConditionStatus(String),
+    ConditionStatus(ClinicalStatus),
     /// A medication's status (`active`, `draft`, …).
-    MedicationStatus(&'static str),
+    MedicationStatus(MedicationStatus),
     /// An observation's value as recorded.
     Value(String),
     Age(u32),
@@ -396,8 +396,8 @@ impl Ctx<'_> {
                         ConditionStatusFilter::Any => true,
                         ConditionStatusFilter::Active => c.active,
                         ConditionStatusFilter::History => !c.active,
-                        ConditionStatusFilter::Resolved => c.status == "resolved",
-                        ConditionStatusFilter::NotResolved => c.status != "resolved",
+                        ConditionStatusFilter::Resolved => c.status == ClinicalStatus::Resolved,
+                        ConditionStatusFilter::NotResolved => c.status != ClinicalStatus::Resolved,
                     })
                     .filter(|c| q.severity_in.is_none_or(|s| c.severity.value_sets.contains(s)))
                     .filter(|c| within(c.date, from))
@@ -428,7 +428,7 @@ impl Ctx<'_> {
                 // Latest first; undated ones last (they cannot be "the latest"). Observations of the
                 // latest day all count: a same-day pair (an induration and its reading) is one test.
                 candidates.sort_by_key(|o| std::cmp::Reverse(o.date));
-                if q.which == Which::Latest {
+                if q.which == ObservationPick::Latest {
                     let latest = candidates.first().map(|o| o.date);
                     candidates.retain(|o| Some(o.date) == latest);
                 }
@@ -477,7 +477,7 @@ impl Ctx<'_> {
                         Evidence::new(
                             m.concept.label.clone(),
                             m.date,
-                            EvidenceDetail::MedicationStatus(status_word(m.status)),
+                            EvidenceDetail::MedicationStatus(m.status),
                         )
                     })
                     .collect();
@@ -555,16 +555,5 @@ impl Ctx<'_> {
             Some(d) => !later.iter().any(|l| l >= d),
             None => true,
         });
-    }
-}
-
-fn status_word(s: crate::knowledge::MedicationStatus) -> &'static str {
-    use crate::knowledge::MedicationStatus::*;
-    match s {
-        Active => "active",
-        OnHold => "on-hold",
-        Completed => "completed",
-        Stopped => "stopped",
-        Draft => "draft",
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::concepts::{codings, concept_of, medication_concept};
 use super::{ConditionReading, UnclassifiedWhy, condition};
+use crate::vocabulary::ClinicalStatus;
 use crate::fhir::PatientRecord;
 use crate::knowledge::{Knowledge, ValueSetMask};
 use crate::terminology::ServerAnswers;
@@ -90,7 +91,7 @@ pub fn classify_record(
                 concepts: keys(knowledge, &fact.concept.class.value_sets),
                 drug: None,
                 recognised: match (&fact.by_text, fact.concept.class.value_sets.is_empty()) {
-                    (Some(words), _) if !fact.active && fact.status == "inactive" => {
+                    (Some(words), _) if !fact.active && fact.status == ClinicalStatus::Inactive => {
                         Recognition::Text(format!("{words} (as a past condition)"))
                     }
                     (Some(words), _) => Recognition::Text(words.clone()),

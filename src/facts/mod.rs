@@ -24,7 +24,7 @@ pub use dose::{DoseReading, read_text as read_dose_text};
 use crate::fhir::{DraftContent, DraftOrder, PatientRecord, RecordProblem};
 use crate::knowledge::{Classification, Knowledge, MedicationStatus, Placement, TextFinding, ValueSetMask};
 use crate::terminology::{ServerAnswers, ServerVerdict};
-use crate::vocabulary::{Date, DrugId, Sex};
+use crate::vocabulary::{ClinicalStatus, Date, DrugId, Sex};
 
 #[derive(Debug, Clone)]
 pub struct ConditionFact {
@@ -33,7 +33,7 @@ pub struct ConditionFact {
     pub by_text: Option<String>,
     /// active / recurrence / relapse; otherwise history (inactive, remission, resolved).
     pub active: bool,
-    pub status: String,
+    pub status: ClinicalStatus,
     /// Onset, else the day it was recorded: what the prescriber is shown.
     pub date: Option<Date>,
     /// Onset only: when the condition itself began (a recording date is not an event date).
@@ -197,12 +197,7 @@ impl PatientFacts {
         let (age, sex) = match &record.patient {
             Some(p) => (
                 p.birth_date.as_ref().and_then(day).and_then(|b| age_on(b, today)),
-                match p.gender.as_ref().map(|g| g.as_ref()) {
-                    Some("female") => Sex::Female,
-                    Some("male") => Sex::Male,
-                    Some("other") => Sex::Other,
-                    _ => Sex::Unknown,
-                },
+                Sex::from_fhir(p.gender.as_ref().map(|g| g.as_ref())),
             ),
             None => (None, Sex::Unknown),
         };
@@ -227,7 +222,7 @@ impl PatientFacts {
             }
         }
         for r in &record.medication_requests {
-            if let Some(status) = request_status(&r.status) {
+            if let Some(status) = MedicationStatus::from_fhir(&r.status) {
                 let fact = medication_request(knowledge, record, r, status, None);
                 let code = match &r.medication {
                     MedicationRequestMedication::CodeableConcept(cc) => Some(cc),
@@ -558,12 +553,11 @@ fn condition(knowledge: &Knowledge, c: &Condition, server: &ServerAnswers) -> Co
     if matches!(verification, Some("refuted" | "entered-in-error")) {
         return ConditionReading::Ignored;
     }
-    let status = c.clinical_status.as_ref().and_then(|s| first_code(s)).map(str::to_string);
+    let status = c.clinical_status.as_ref().and_then(|s| first_code(s)).map(ClinicalStatus::from_fhir);
     // No clinical status: resolved only when an abatement is recorded; otherwise assume active
     // (missing data is never read as safe).
-    let mut active = match status.as_deref() {
-        Some("active" | "recurrence" | "relapse") => true,
-        Some(_) => false,
+    let mut active = match &status {
+        Some(s) => s.is_active(),
         None => c.abatement.is_none(),
     };
     let onset = match &c.onset {
@@ -590,11 +584,11 @@ fn condition(knowledge: &Knowledge, c: &Condition, server: &ServerAnswers) -> Co
             });
         }
     };
-    let mut status = status.unwrap_or_else(|| if active { "active".into() } else { "resolved".into() });
+    let mut status = status.unwrap_or(if active { ClinicalStatus::Active } else { ClinicalStatus::Resolved });
     // "Status na mammacarcinoom": recognised by its words as a past condition.
     if by_text.as_ref().is_some_and(|t| t.history) && active {
         active = false;
-        status = "inactive".into();
+        status = ClinicalStatus::Inactive;
     }
     ConditionReading::Fact(Box::new(ConditionFact {
         concept,
@@ -693,17 +687,6 @@ fn recommendation(knowledge: &Knowledge, r: &ImmunizationRecommendation) -> Vec<
     out
 }
 
-fn request_status(status: &str) -> Option<MedicationStatus> {
-    match status {
-        "active" => Some(MedicationStatus::Active),
-        "on-hold" => Some(MedicationStatus::OnHold),
-        "completed" => Some(MedicationStatus::Completed),
-        "stopped" => Some(MedicationStatus::Stopped),
-        // draft (of another session), cancelled, entered-in-error, unknown: not a treatment.
-        _ => None,
-    }
-}
-
 fn medication_request(
     knowledge: &Knowledge,
     record: &PatientRecord,
@@ -733,14 +716,8 @@ fn medication_statement(
     record: &PatientRecord,
     s: &MedicationStatement,
 ) -> Option<MedicationFact> {
-    let status = match s.status.as_str() {
-        // "intended" is a plan, not a treatment: it makes no continuation.
-        "active" => MedicationStatus::Active,
-        "on-hold" => MedicationStatus::OnHold,
-        "completed" => MedicationStatus::Completed,
-        "stopped" => MedicationStatus::Stopped,
-        _ => return None,
-    };
+    // "intended" is a plan, not a treatment: it makes no continuation.
+    let status = MedicationStatus::from_fhir(s.status.as_str())?;
     let (concept, drug) = match &s.medication {
         MedicationStatementMedication::CodeableConcept(cc) => {
             medication_concept(knowledge, codings(cc), cc.text.as_deref())

@@ -58,7 +58,7 @@ pub fn describe(k: &Knowledge, c: &Criterion) -> String {
         Criterion::Observation(q) => {
             let mut s = format!(
                 "{} observation of {}{}",
-                if q.which == Which::Latest { "the latest" } else { "any" },
+                if q.which == super::ObservationPick::Latest { "the latest" } else { "any" },
                 vs(k, q.value_set),
                 months(q.within_months)
             );

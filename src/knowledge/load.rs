@@ -12,7 +12,7 @@ use super::codes::{CodeIndex, MAX_VALUE_SETS, SystemId, ValueSetId};
 use super::load_terminology;
 use super::spec::*;
 use super::*;
-use crate::vocabulary::{DrugId, Jurisdiction, Recommendation, Sex};
+use crate::vocabulary::DrugId;
 
 /// One problem in the knowledge files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -486,7 +486,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 RuleTarget::Drugs(applies_to)
             }
         };
-        let jurisdictions = parse_jurisdictions(&mut l, file, &entry, &spec.jurisdictions);
+        let jurisdictions = spec.jurisdictions.clone();
         let (title, summary, advice) = rule_texts(&mut l, file, &entry, &spec.text);
         let continuation = continuation_texts(&mut l, file, &entry, spec);
         let mut drug_advice = HashMap::new();
@@ -576,7 +576,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                 when,
                 source: reason.source.clone(),
                 label,
-                jurisdictions: parse_jurisdictions(&mut l, file, &r_entry, &reason.jurisdictions),
+                jurisdictions: reason.jurisdictions.clone(),
                 advice: reason_advice,
                 suggest: reason_suggest,
                 annotation: reason.annotation,
@@ -589,10 +589,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
                     &drug_keys,
                     &drug_list,
                 ),
-                recommendation: reason
-                    .recommendation
-                    .map(recommendation)
-                    .unwrap_or(recommendation(spec.recommendation)),
+                recommendation: reason.recommendation.unwrap_or(spec.recommendation),
                 applies_to: reason_drugs,
                 start_only: reason.start_only,
             });
@@ -602,7 +599,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
             title,
             file: file.clone(),
             target,
-            recommendation: recommendation(spec.recommendation),
+            recommendation: spec.recommendation,
             source: spec.source.clone(),
             card_source: spec.card_source.clone(),
             start_only: spec.start_only,
@@ -732,28 +729,6 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     })
 }
 
-fn parse_jurisdictions(l: &mut Loader, file: &str, entry: &str, list: &[String]) -> Vec<Jurisdiction> {
-    list.iter()
-        .filter_map(|j| match j.parse::<Jurisdiction>() {
-            Ok(j) => Some(j),
-            Err(e) => {
-                l.error(file, entry, e);
-                None
-            }
-        })
-        .collect()
-}
-
-fn recommendation(spec: RecommendationSpec) -> Recommendation {
-    match spec {
-        RecommendationSpec::AgainstStrong => Recommendation::AgainstStrong,
-        RecommendationSpec::Against => Recommendation::Against,
-        RecommendationSpec::NoRecommendation => Recommendation::NoRecommendation,
-        RecommendationSpec::Caution => Recommendation::Caution,
-        RecommendationSpec::Advice => Recommendation::Advice,
-    }
-}
-
 fn drug_set(
     l: &mut Loader,
     file: &str,
@@ -844,7 +819,7 @@ fn rule_texts(
 /// (rules-catalog.md, "Continuation wording").
 fn continuation_texts(l: &mut Loader, file: &str, entry: &str, spec: &RuleSpec) -> Option<Localized> {
     let text = |lang: &str| spec.text.get(lang).and_then(|t| t.continuation.clone()).filter(|t| !blank(t));
-    let warns = matches!(spec.recommendation, RecommendationSpec::AgainstStrong | RecommendationSpec::Against);
+    let warns = spec.recommendation.is_against();
     match (text("en"), text("nl")) {
         (Some(en), Some(nl)) => Some(Localized { en, nl }),
         (None, None) => {
@@ -965,27 +940,10 @@ impl CompileContext<'_> {
                 }
                 Criterion::Age { at_least: a.at_least, below: a.below }
             }
-            CriterionSpec::Sex(s) => Criterion::Sex(match s.as_str() {
-                "female" => Sex::Female,
-                "male" => Sex::Male,
-                "other" => Sex::Other,
-                "unknown" => Sex::Unknown,
-                other => return Err(format!("unknown sex `{other}`")),
-            }),
+            CriterionSpec::Sex(s) => Criterion::Sex(*s),
             CriterionSpec::Condition(c) => Criterion::Condition(ConditionQuery {
                 value_set: self.value_set(&c.value_set)?,
-                status: match c.status.as_deref() {
-                    None | Some("any") => ConditionStatusFilter::Any,
-                    Some("active") => ConditionStatusFilter::Active,
-                    Some("history") => ConditionStatusFilter::History,
-                    Some("resolved") => ConditionStatusFilter::Resolved,
-                    Some("not-resolved") => ConditionStatusFilter::NotResolved,
-                    Some(other) => {
-                        return Err(format!(
-                            "unknown condition status `{other}` (active, history, resolved, not-resolved, any)"
-                        ));
-                    }
-                },
+                status: c.status,
                 severity_in: c.severity_in.as_deref().map(|s| self.value_set(s)).transpose()?,
                 within_months: Self::window(c.within_months)?,
                 min_count: c.min_count.unwrap_or(1).max(1),
@@ -993,11 +951,7 @@ impl CompileContext<'_> {
             }),
             CriterionSpec::Observation(o) => Criterion::Observation(ObservationQuery {
                 value_set: self.value_set(&o.value_set)?,
-                which: match o.which.as_deref() {
-                    None | Some("latest") => Which::Latest,
-                    Some("any") => Which::Any,
-                    Some(other) => return Err(format!("unknown `which` `{other}` (latest, any)")),
-                },
+                which: o.which,
                 within_months: Self::window(o.within_months)?,
                 answer_in: o.answer_in.as_deref().map(|s| self.value_set(s)).transpose()?,
                 answer_not_in: o.answer_not_in.as_deref().map(|s| self.value_set(s)).transpose()?,
@@ -1010,11 +964,7 @@ impl CompileContext<'_> {
                 if m.status.is_empty() {
                     return Err("medication needs at least one status".into());
                 }
-                let statuses = m
-                    .status
-                    .iter()
-                    .map(|s| MedicationStatus::parse(s).ok_or_else(|| format!("unknown medication status `{s}`")))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let statuses = m.status.clone();
                 Criterion::Medication(MedicationQuery {
                     value_set: self.value_set(&m.value_set)?,
                     not_in: m.not_in.as_ref().map(|v| self.value_set(v)).transpose()?,

@@ -21,6 +21,7 @@ pub use expansion::ExpansionFile;
 pub use load::{KnowledgeError, KnowledgeErrors};
 pub use text_match::{CueKind, CuePlace, TextFinding};
 
+pub use crate::vocabulary::MedicationStatus;
 use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation, Sex};
 
 /// A text in every language the cards speak.
@@ -171,7 +172,9 @@ impl DrugSet {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which conditions a condition criterion looks at, by their clinical status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ConditionStatusFilter {
     Active,
     /// inactive, remission or resolved.
@@ -180,37 +183,19 @@ pub enum ConditionStatusFilter {
     Resolved,
     /// anything but resolved: latent TB is often recorded as inactive although never treated.
     NotResolved,
+    #[default]
     Any,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
+/// Which observations of a kind an observation criterion reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObservationPick {
+    /// Only those of the most recent day (default).
+    #[default]
     Latest,
+    /// Each one.
     Any,
-}
-
-/// Status of a medication fact, as the rules distinguish it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MedicationStatus {
-    Active,
-    OnHold,
-    Completed,
-    Stopped,
-    /// Ordered together with the order under review (another draft of this session).
-    Draft,
-}
-
-impl MedicationStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "active" => MedicationStatus::Active,
-            "on-hold" => MedicationStatus::OnHold,
-            "completed" => MedicationStatus::Completed,
-            "stopped" => MedicationStatus::Stopped,
-            "draft" => MedicationStatus::Draft,
-            _ => return None,
-        })
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -259,7 +244,7 @@ pub enum NumericTest {
 #[derive(Debug, Clone)]
 pub struct ObservationQuery {
     pub value_set: ValueSetId,
-    pub which: Which,
+    pub which: ObservationPick,
     pub within_months: Option<u32>,
     pub answer_in: Option<ValueSetId>,
     pub answer_not_in: Option<ValueSetId>,

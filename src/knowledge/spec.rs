@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::{ConditionStatusFilter, ObservationPick};
+use crate::vocabulary::{Jurisdiction, MedicationStatus, Recommendation, Sex};
+
 /// `catalogue.toml`: the stable rule ids of `rules-catalog.md`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -362,7 +365,7 @@ pub struct RuleSpec {
     /// Instead of drugs: the rule reviews orders whose item is in this value set (a vaccine).
     #[serde(default)]
     pub applies_to_orders_in: Option<String>,
-    pub recommendation: RecommendationSpec,
+    pub recommendation: Recommendation,
     pub source: String,
     /// Key into `service.toml` `[sources]`: what `card.source` cites.
     pub card_source: String,
@@ -371,7 +374,7 @@ pub struct RuleSpec {
     pub start_only: bool,
     /// Only in these deployments (`NL`, `BE`); empty = everywhere.
     #[serde(default)]
-    pub jurisdictions: Vec<String>,
+    pub jurisdictions: Vec<Jurisdiction>,
     /// Offer AD alternatives as suggestions on this rule's warning/critical cards.
     #[serde(default = "yes")]
     pub suggest_alternatives: bool,
@@ -419,7 +422,7 @@ pub struct ReasonSpec {
     pub label: BTreeMap<String, String>,
     /// A reason may be stronger or weaker than its rule (e.g. compensated cirrhosis).
     #[serde(default)]
-    pub recommendation: Option<RecommendationSpec>,
+    pub recommendation: Option<Recommendation>,
     /// Restricts the reason to some of the rule's drugs.
     #[serde(default)]
     pub applies_to: Vec<String>,
@@ -427,7 +430,7 @@ pub struct ReasonSpec {
     pub start_only: bool,
     /// Only in these deployments (`NL`, `BE`); empty = everywhere.
     #[serde(default)]
-    pub jurisdictions: Vec<String>,
+    pub jurisdictions: Vec<Jurisdiction>,
     /// Extra advice shown when this reason holds (e.g. the drug's reduced dose), per language.
     #[serde(default)]
     pub advice: BTreeMap<String, String>,
@@ -460,21 +463,6 @@ pub struct DrugAdviceSpec {
     pub unverified: bool,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum RecommendationSpec {
-    /// ↓↓
-    AgainstStrong,
-    /// ↓ (and ↓***)
-    Against,
-    /// 0
-    NoRecommendation,
-    /// A warning that is no matrix arrow (screen first, adjust the dose).
-    Caution,
-    /// Not a matrix row: information for the prescriber.
-    Advice,
-}
-
 /// The rule language. Each variant is one kind of patient fact; adding a rule is a data change,
 /// adding a variant is a code change.
 #[derive(Debug, Clone, Deserialize)]
@@ -486,7 +474,7 @@ pub enum CriterionSpec {
     /// A named criterion from `definitions.toml`.
     Use(String),
     Age(AgeSpec),
-    Sex(String),
+    Sex(Sex),
     Condition(ConditionSpec),
     Observation(ObservationSpec),
     Medication(MedicationSpec),
@@ -540,9 +528,9 @@ pub struct AgeSpec {
 pub struct ConditionSpec {
     #[serde(rename = "in")]
     pub value_set: String,
-    /// `active`, `history` or `any` (default).
+    /// `active`, `history`, `resolved`, `not-resolved` or `any` (default).
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: ConditionStatusFilter,
     /// Value set the condition's severity must be in.
     #[serde(default)]
     pub severity_in: Option<String>,
@@ -562,7 +550,7 @@ pub struct ObservationSpec {
     pub value_set: String,
     /// `latest` (default): only the most recent observation counts; `any`: each one.
     #[serde(default)]
-    pub which: Option<String>,
+    pub which: ObservationPick,
     #[serde(default)]
     pub within_months: Option<u32>,
     /// Coded answer (value or interpretation) must be in this value set.
@@ -631,7 +619,7 @@ pub struct MedicationSpec {
     #[serde(default)]
     pub min_days: Option<u32>,
     /// Any of `active`, `on-hold`, `completed`, `stopped`, `draft` (co-ordered in this session).
-    pub status: Vec<String>,
+    pub status: Vec<MedicationStatus>,
     /// The medication must not also be in this value set (its other codes settled what it is).
     #[serde(default)]
     pub not_in: Option<String>,

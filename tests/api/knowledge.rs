@@ -119,7 +119,7 @@ fn every_problem_is_reported_at_once_and_syntax_errors_name_the_file() {
     std::fs::write(dir.path().join("rules/jak.untreated-tb.toml"), "id = \"jak.untreated-tb\"\nthis is not toml")
         .unwrap();
     let e = errors_of(dir.path());
-    assert!(e.contains("unknown `which` `newest`"), "{e}");
+    assert!(e.contains("unknown variant `newest`, expected `latest` or `any`"), "{e}");
     assert!(e.contains("rules/jak.untreated-tb.toml: not valid"), "{e}");
 }
 
