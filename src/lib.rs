@@ -18,6 +18,7 @@ pub mod facts;
 pub mod fhir;
 pub mod http;
 pub mod knowledge;
+pub mod language;
 pub mod protocol;
 pub mod startup;
 pub mod storage;

@@ -229,5 +229,29 @@ impl Recommendation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DrugId(pub u8);
 
+/// A set of drugs (at most `DrugSet::CAPACITY`), as a bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrugSet(u32);
+
+impl DrugSet {
+    pub const CAPACITY: usize = 32;
+
+    pub fn contains(self, drug: DrugId) -> bool {
+        self.0 & (1 << drug.0) != 0
+    }
+    pub fn insert(&mut self, drug: DrugId) {
+        self.0 |= 1 << drug.0;
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn union(&mut self, other: DrugSet) {
+        self.0 |= other.0;
+    }
+    pub fn is_subset_of(self, other: DrugSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+}
+
 /// A calendar date, the unit of every clinical time window here.
 pub type Date = time::Date;

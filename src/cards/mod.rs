@@ -357,7 +357,7 @@ fn considered_alternatives<'r, 'k>(
     let alternatives = review.alternatives.as_ref()?;
     let mut named = finding.rule.suggest.unwrap_or_default();
     for found in &finding.reasons {
-        named.0 |= found.reason.suggest.0;
+        named.union(found.reason.suggest);
     }
     if !named.is_empty() {
         Some(alternatives.iter().filter(|c| named.contains(c.drug)).collect())

@@ -3,7 +3,7 @@
 
 use crate::facts::{DoseReading, ObservedValue, OrderSubject, PatientFacts, ReviewedOrder, months_before};
 use crate::knowledge::{
-    ConditionStatusFilter, Criterion, Knowledge, NumericTest, Reason, Rule, RuleTarget, ObservationPick,
+    ConditionStatusFilter, Criterion, Knowledge, NumericTest, ObservationPick, Reason, Rule, RuleTarget,
 };
 use crate::vocabulary::{ClinicalStatus, Date, DrugId, Jurisdiction, MedicationStatus, Recommendation};
 
@@ -473,13 +473,7 @@ impl Ctx<'_> {
                     .filter(|m| m.reference.as_deref() != Some(self.order.reference.as_str()))
                     .filter(|m| m.drug.is_none() || m.drug != ordered)
                     .filter(|m| q.min_days.is_none_or(|d| facts.course_days(m) >= i64::from(d)))
-                    .map(|m| {
-                        Evidence::new(
-                            m.concept.label.clone(),
-                            m.date,
-                            EvidenceDetail::MedicationStatus(m.status),
-                        )
-                    })
+                    .map(|m| Evidence::new(m.concept.label.clone(), m.date, EvidenceDetail::MedicationStatus(m.status)))
                     .collect();
                 (!items.is_empty()).then_some(items)
             }

@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::concepts::{codings, concept_of, medication_concept};
 use super::{ConditionReading, UnclassifiedWhy, condition};
-use crate::vocabulary::ClinicalStatus;
 use crate::fhir::PatientRecord;
 use crate::knowledge::{Knowledge, ValueSetMask};
 use crate::terminology::ServerAnswers;
+use crate::vocabulary::ClinicalStatus;
 
 /// How a resource's meaning was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

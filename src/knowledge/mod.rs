@@ -2,11 +2,10 @@
 //! files in `cds-services/`, validated as a whole before the service answers anything.
 
 mod codes;
+mod compile;
 mod describe;
 pub mod ecl;
 mod expansion;
-mod load;
-mod load_terminology;
 pub mod spec;
 mod text_match;
 
@@ -15,14 +14,15 @@ use std::collections::{BTreeMap, HashMap};
 pub use codes::{
     Classification, CodeForm, CodeIndex, Coverage, Placement, SystemId, ValueSetId, ValueSetMask, normalize_text,
 };
+pub use compile::{KnowledgeError, KnowledgeErrors};
 pub use describe::describe;
 pub use ecl::Constraint;
 pub use expansion::ExpansionFile;
-pub use load::{KnowledgeError, KnowledgeErrors};
 pub use text_match::{CueKind, CuePlace, TextFinding};
 
-pub use crate::vocabulary::MedicationStatus;
-use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation, Sex};
+pub use crate::language::ast::*;
+use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation};
+pub use crate::vocabulary::{DrugSet, MedicationStatus};
 
 /// A text in every language the cards speak.
 #[derive(Debug, Clone, Default)]
@@ -156,58 +156,6 @@ pub struct TextCues {
     pub cues: Vec<(CueKind, CuePlace, Vec<String>)>,
 }
 
-/// A set of the (at most 8) drugs, as a bit mask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DrugSet(pub u8);
-
-impl DrugSet {
-    pub fn contains(self, drug: DrugId) -> bool {
-        self.0 & (1 << drug.0) != 0
-    }
-    pub fn insert(&mut self, drug: DrugId) {
-        self.0 |= 1 << drug.0;
-    }
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-}
-
-/// Which conditions a condition criterion looks at, by their clinical status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConditionStatusFilter {
-    Active,
-    /// inactive, remission or resolved.
-    History,
-    /// resolved only (e.g. TB marked treated).
-    Resolved,
-    /// anything but resolved: latent TB is often recorded as inactive although never treated.
-    NotResolved,
-    #[default]
-    Any,
-}
-
-/// Which observations of a kind an observation criterion reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObservationPick {
-    /// Only those of the most recent day (default).
-    #[default]
-    Latest,
-    /// Each one.
-    Any,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConditionQuery {
-    pub value_set: ValueSetId,
-    pub status: ConditionStatusFilter,
-    pub severity_in: Option<ValueSetId>,
-    pub within_months: Option<u32>,
-    pub min_count: u32,
-    pub unless_followed_by: Option<Box<Criterion>>,
-}
-
 /// Index of a quantity kind of `units.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuantityId(pub u8);
@@ -228,76 +176,6 @@ impl QuantityKind {
         let unit = unit?.trim().to_lowercase();
         self.factors.get(&unit).map(|f| value * f)
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum NumericTest {
-    /// The value, converted, must be below / at least the bounds given.
-    Compare { quantity: QuantityId, below: Option<f64>, at_least: Option<f64> },
-    /// The value is there but in a unit the quantity kind does not know.
-    UnitNotUnderstood(QuantityId),
-    /// The value is a duration on the observation's date (a gestation of 24 weeks): counted on
-    /// to today it must still be below this (in the quantity's unit, weeks).
-    BelowToday { quantity: QuantityId, below: f64 },
-}
-
-#[derive(Debug, Clone)]
-pub struct ObservationQuery {
-    pub value_set: ValueSetId,
-    pub which: ObservationPick,
-    pub within_months: Option<u32>,
-    pub answer_in: Option<ValueSetId>,
-    pub answer_not_in: Option<ValueSetId>,
-    pub with_value: bool,
-    pub numeric: Option<NumericTest>,
-    pub unless_followed_by: Option<Box<Criterion>>,
-    /// The value must be a date today or later.
-    pub date_value_from_today: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct MedicationQuery {
-    pub value_set: ValueSetId,
-    pub not_in: Option<ValueSetId>,
-    pub statuses: Vec<MedicationStatus>,
-    pub min_days: Option<u32>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ImmunizationQuery {
-    pub value_set: ValueSetId,
-    /// `None`: ever.
-    pub within_days: Option<u32>,
-}
-
-/// A compiled, checked criterion of the rule language (see `spec::CriterionSpec`).
-#[derive(Debug, Clone)]
-pub enum Criterion {
-    All(Vec<Criterion>),
-    Any(Vec<Criterion>),
-    Not(Box<Criterion>),
-    Age { at_least: Option<u32>, below: Option<u32> },
-    Sex(Sex),
-    Condition(ConditionQuery),
-    Observation(ObservationQuery),
-    Medication(MedicationQuery),
-    Immunization(ImmunizationQuery),
-    PlannedImmunization(ImmunizationQuery),
-    AgeUnknown,
-    RecordProblems,
-    UnclassifiedConditions,
-    UnidentifiedMedications,
-    OrderUnreadable,
-    NewStart,
-    Indication(ValueSetId),
-    Dose { mg: f64, per_day: f64 },
-    DoseUnreadable,
-    DoseMissing,
-    DoseRead,
-    OrderedDrug(DrugSet),
-    WeeksOnDrug { more_than: u32 },
-    PreviouslyOnDose { mg: f64, per_day: f64 },
-    DaysOnDose { mg: f64, per_day: f64, after: Option<(f64, f64)>, within_months: u32, more_than: u32 },
 }
 
 /// What orders a rule reviews.
@@ -459,6 +337,6 @@ impl Knowledge {
 
     /// Load and validate `dir`; every problem found is reported, each naming its file and entry.
     pub fn load(dir: &std::path::Path) -> Result<Knowledge, KnowledgeErrors> {
-        load::load(dir)
+        compile::load(dir)
     }
 }

@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::codes::{CodeForm, CodeIndex, Coverage, SystemId, ValueSetId};
-use super::ecl::{Constraint, check_sctid};
-use super::expansion::ExpansionFile;
-use super::load::Loader;
-use super::spec::{EclFile, GenericAnswer, SystemSpec, TerminologySourcesFile, TextRecognitionFile, ValueSetSpec};
-use super::{ByText, ShippedExpansion, TerminologySource, TextCues};
+use super::diagnostics::Diagnostics;
+use crate::knowledge::codes::{CodeForm, CodeIndex, Coverage, SystemId, ValueSetId};
+use crate::knowledge::ecl::{Constraint, check_sctid};
+use crate::knowledge::expansion::ExpansionFile;
+use crate::knowledge::spec::{
+    EclFile, GenericAnswer, SystemSpec, TerminologySourcesFile, TextRecognitionFile, ValueSetSpec,
+};
+use crate::knowledge::{ByText, ShippedExpansion, TerminologySource, TextCues};
 
 pub(super) const SOURCES_FILE: &str = "terminology/sources.toml";
 pub(super) const EXPANSIONS_DIR: &str = "terminology/expansions";
@@ -19,15 +21,15 @@ pub(super) const TEXT_FILE: &str = "text-recognition.toml";
 pub(super) const ECL_FILE: &str = "terminology/ecl.toml";
 
 /// The ECL definitions by value-set key, parsed; each problem named.
-pub(super) fn definitions(l: &mut Loader) -> BTreeMap<String, Constraint> {
-    let Some(file) = l.read::<EclFile>(ECL_FILE) else { return BTreeMap::new() };
+pub(super) fn definitions(diag: &mut Diagnostics) -> BTreeMap<String, Constraint> {
+    let Some(file) = diag.read::<EclFile>(ECL_FILE) else { return BTreeMap::new() };
     let mut out = BTreeMap::new();
     for (key, spec) in file.0 {
         match Constraint::parse(&spec.ecl) {
             Ok(c) => {
                 out.insert(key, c);
             }
-            Err(e) => l.error(ECL_FILE, format!("[{key}]"), e),
+            Err(e) => diag.error(ECL_FILE, format!("[{key}]"), e),
         }
     }
     out
@@ -35,26 +37,26 @@ pub(super) fn definitions(l: &mut Loader) -> BTreeMap<String, Constraint> {
 
 /// Every definition must belong to a value set.
 pub(super) fn check_definitions_used(
-    l: &mut Loader,
+    diag: &mut Diagnostics,
     definitions: &BTreeMap<String, Constraint>,
     vs_ids: &HashMap<String, ValueSetId>,
 ) {
     for key in definitions.keys() {
         if !vs_ids.contains_key(key) {
-            l.error(ECL_FILE, format!("[{key}]"), "no value set has this key");
+            diag.error(ECL_FILE, format!("[{key}]"), "no value set has this key");
         }
     }
 }
 
 /// A system's code form and coverage, from `systems.toml`.
-pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (CodeForm, Coverage) {
+pub(super) fn system_form(diag: &mut Diagnostics, name: &str, spec: &SystemSpec) -> (CodeForm, Coverage) {
     let entry = format!("system `{name}`");
     let form = match spec.normalize.as_deref() {
         None => CodeForm::Plain,
         Some("icd") => CodeForm::Icd,
         Some("sctid") => CodeForm::Sctid,
         Some(other) => {
-            l.error("systems.toml", &entry, format!("unknown normalize `{other}` (icd, sctid)"));
+            diag.error("systems.toml", &entry, format!("unknown normalize `{other}` (icd, sctid)"));
             CodeForm::Plain
         }
     };
@@ -63,16 +65,20 @@ pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (Cod
         (Some("complete"), CodeForm::Sctid) => Coverage::SnomedNamespaces(spec.extension_namespaces.clone()),
         (Some("complete"), _) => Coverage::Complete,
         (Some(other), _) => {
-            l.error("systems.toml", &entry, format!("unknown coverage `{other}` (complete, partial)"));
+            diag.error("systems.toml", &entry, format!("unknown coverage `{other}` (complete, partial)"));
             Coverage::Partial
         }
     };
     if !spec.extension_namespaces.is_empty() && !matches!(coverage, Coverage::SnomedNamespaces(_)) {
-        l.error("systems.toml", &entry, "extension_namespaces need normalize = \"sctid\" and coverage = \"complete\"");
+        diag.error(
+            "systems.toml",
+            &entry,
+            "extension_namespaces need normalize = \"sctid\" and coverage = \"complete\"",
+        );
     }
     for ns in &spec.extension_namespaces {
         if ns.len() != 7 || !ns.bytes().all(|b| b.is_ascii_digit()) {
-            l.error("systems.toml", &entry, format!("`{ns}` is not a 7-digit SNOMED CT namespace"));
+            diag.error("systems.toml", &entry, format!("`{ns}` is not a 7-digit SNOMED CT namespace"));
         }
     }
     (form, coverage)
@@ -80,10 +86,10 @@ pub(super) fn system_form(l: &mut Loader, name: &str, spec: &SystemSpec) -> (Cod
 
 /// The published sources expansions may cite: `terminology/sources.toml` and every other
 /// `terminology/sources.*.toml` (the drug sources, a hospital's terminology server).
-pub(super) fn sources(l: &mut Loader) -> BTreeMap<String, TerminologySource> {
+pub(super) fn sources(diag: &mut Diagnostics) -> BTreeMap<String, TerminologySource> {
     let mut out = BTreeMap::new();
     let mut files = vec![SOURCES_FILE.to_string()];
-    for extra in l.list("terminology") {
+    for extra in diag.list("terminology") {
         let name = extra.rsplit('/').next().unwrap_or("");
         if name.starts_with("sources.") && extra != SOURCES_FILE {
             files.push(extra);
@@ -91,15 +97,15 @@ pub(super) fn sources(l: &mut Loader) -> BTreeMap<String, TerminologySource> {
     }
     for rel in &files {
         let rel = rel.as_str();
-        let Some(file) = l.read::<TerminologySourcesFile>(rel) else { continue };
+        let Some(file) = diag.read::<TerminologySourcesFile>(rel) else { continue };
         for (key, s) in file.sources {
             for (what, v) in [("title", &s.title), ("url", &s.url), ("version", &s.version), ("via", &s.via)] {
                 if v.trim().is_empty() {
-                    l.error(rel, format!("source `{key}`"), format!("has no {what}"));
+                    diag.error(rel, format!("source `{key}`"), format!("has no {what}"));
                 }
             }
             if out.contains_key(&key) {
-                l.error(rel, format!("source `{key}`"), "defined twice");
+                diag.error(rel, format!("source `{key}`"), "defined twice");
             }
             out.insert(
                 key.clone(),
@@ -111,15 +117,15 @@ pub(super) fn sources(l: &mut Loader) -> BTreeMap<String, TerminologySource> {
 }
 
 /// The guards of recognition by text.
-pub(super) fn text_cues(l: &mut Loader, codes: &mut CodeIndex) -> TextCues {
-    let Some(file) = l.read::<TextRecognitionFile>(TEXT_FILE) else { return TextCues::default() };
+pub(super) fn text_cues(diag: &mut Diagnostics, codes: &mut CodeIndex) -> TextCues {
+    let Some(file) = diag.read::<TextRecognitionFile>(TEXT_FILE) else { return TextCues::default() };
     if file.source.trim().is_empty() {
-        l.error(TEXT_FILE, "", "has no source");
+        diag.error(TEXT_FILE, "", "has no source");
     }
     let mut cues = Vec::new();
     for (i, cue) in file.cues.iter().enumerate() {
-        if cue.words.iter().any(|w| super::normalize_text(w).is_empty()) || cue.words.is_empty() {
-            l.error(TEXT_FILE, format!("cue {}", i + 1), "needs words (letters or digits)");
+        if cue.words.iter().any(|w| crate::knowledge::normalize_text(w).is_empty()) || cue.words.is_empty() {
+            diag.error(TEXT_FILE, format!("cue {}", i + 1), "needs words (letters or digits)");
         }
         codes.recognizer_mut().add_cue(cue.kind, cue.place, &cue.words);
         cues.push((cue.kind, cue.place, cue.words.clone()));
@@ -146,7 +152,7 @@ pub(super) enum Member {
 /// if any, too: SNOMED CT codes left out of the value set, and for other systems codes known
 /// not to be members (so that their code settles what they are and no name is read).
 pub(super) fn load_expansion(
-    l: &mut Loader,
+    diag: &mut Diagnostics,
     name: &str,
     target: Member,
     codes: &mut CodeIndex,
@@ -155,16 +161,16 @@ pub(super) fn load_expansion(
     sources: &BTreeMap<String, TerminologySource>,
 ) -> Option<ShippedExpansion> {
     let rel = format!("{EXPANSIONS_DIR}/{name}.tsv");
-    let expansion = match ExpansionFile::parse(&l.read_text(&rel)?) {
+    let expansion = match ExpansionFile::parse(&diag.read_text(&rel)?) {
         Ok(e) => e,
         Err(errors) => {
-            errors.into_iter().for_each(|e| l.error(&rel, "", e));
+            errors.into_iter().for_each(|e| diag.error(&rel, "", e));
             return None;
         }
     };
     let system_uri = expansion.header("system").unwrap_or_default().to_string();
     let Some(system) = codes.system(&system_uri) else {
-        l.error(&rel, "", format!("`# system: {system_uri}` is not a system of systems.toml"));
+        diag.error(&rel, "", format!("`# system: {system_uri}` is not a system of systems.toml"));
         return None;
     };
     let canonical = system_uris
@@ -173,11 +179,11 @@ pub(super) fn load_expansion(
         .map(|(_, u)| u.as_str())
         .unwrap_or_default();
     if system_uri != canonical {
-        l.error(&rel, "", format!("`# system:` must be the canonical URI {canonical}"));
+        diag.error(&rel, "", format!("`# system:` must be the canonical URI {canonical}"));
     }
     let stem = name.split('.').next().unwrap_or(name);
     if expansion.header("expansion") != Some(stem) {
-        l.error(&rel, "", format!("`# expansion:` must name `{stem}`"));
+        diag.error(&rel, "", format!("`# expansion:` must name `{stem}`"));
     }
     let sctid = codes.form(system) == CodeForm::Sctid;
     let mut used: Vec<String> = Vec::new();
@@ -187,13 +193,17 @@ pub(super) fn load_expansion(
         if let Err(e) = valid {
             bad += 1;
             if bad <= 5 {
-                l.error(&rel, format!("code {}", m.code), e);
+                diag.error(&rel, format!("code {}", m.code), e);
             }
             continue;
         }
         for s in &m.from {
             if !sources.contains_key(s) {
-                l.error(&rel, format!("code {}", m.code), format!("source `{s}` is not in terminology/sources*.toml"));
+                diag.error(
+                    &rel,
+                    format!("code {}", m.code),
+                    format!("source `{s}` is not in terminology/sources*.toml"),
+                );
             } else if !used.contains(s) {
                 used.push(s.clone());
             }
@@ -204,22 +214,22 @@ pub(super) fn load_expansion(
         }
     }
     if bad > 5 {
-        l.error(&rel, "", format!("{} more codes are not valid codes of the system", bad - 5));
+        diag.error(&rel, "", format!("{} more codes are not valid codes of the system", bad - 5));
     }
     let removed = format!("{REMOVED_DIR}/{name}.tsv");
-    if l.exists(&removed)
-        && let Some(text) = l.read_text(&removed)
+    if diag.exists(&removed)
+        && let Some(text) = diag.read_text(&removed)
     {
         for (n, line) in text.lines().enumerate().skip(1) {
             let code = line.split('\t').next().unwrap_or("").trim();
             match (code.is_empty(), target) {
                 (true, _) => {
                     if !line.trim().is_empty() {
-                        l.error(&removed, format!("line {}", n + 1), "not `code<TAB>display<TAB>reason<TAB>from`")
+                        diag.error(&removed, format!("line {}", n + 1), "not `code<TAB>display<TAB>reason<TAB>from`")
                     }
                 }
                 (false, Member::ValueSet(vs)) if sctid && check_sctid(code).is_ok() => codes.add_exclusion(code, vs),
-                (false, _) if sctid => l.error(&removed, format!("line {}", n + 1), "not a SNOMED CT concept id"),
+                (false, _) if sctid => diag.error(&removed, format!("line {}", n + 1), "not a SNOMED CT concept id"),
                 (false, _) => codes.add_code(system, code, None, None),
             }
         }
@@ -239,7 +249,7 @@ pub(super) fn load_expansion(
 /// Load the ECL definition, the shipped expansion and the text phrases of one value set.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn value_set_terminology(
-    l: &mut Loader,
+    diag: &mut Diagnostics,
     file: &str,
     key: &str,
     id: ValueSetId,
@@ -260,26 +270,26 @@ pub(super) fn value_set_terminology(
     }
     for name in &spec.expansion {
         let target = Member::ValueSet(id);
-        if let Some(shipped) = load_expansion(l, name, target, codes, system_ids, system_uris, sources) {
+        if let Some(shipped) = load_expansion(diag, name, target, codes, system_ids, system_uris, sources) {
             if codes.form_of(&shipped.system) == Some(CodeForm::Sctid) && out.ecl.is_none() {
-                l.error(
+                diag.error(
                     file,
                     &entry,
                     format!("a SNOMED CT expansion needs the definition it expands ([{key}] in {ECL_FILE})"),
                 );
             }
             if !name.starts_with(key) {
-                l.error(file, &entry, format!("expansion `{name}` should be named after the value set (`{key}…`)"));
+                diag.error(file, &entry, format!("expansion `{name}` should be named after the value set (`{key}…`)"));
             }
             out.expansions.push(shipped);
         }
     }
     if let Some(by_text) = &spec.by_text {
         if by_text.source.trim().is_empty() {
-            l.error(file, format!("{entry}, by_text"), "has no source");
+            diag.error(file, format!("{entry}, by_text"), "has no source");
         }
         if by_text.phrases.is_empty() {
-            l.error(file, format!("{entry}, by_text"), "lists no phrases");
+            diag.error(file, format!("{entry}, by_text"), "lists no phrases");
         }
         for p in &by_text.phrases {
             codes.recognizer_mut().add_phrase(p, id, false);
@@ -301,7 +311,7 @@ pub(super) struct ValueSetLinks {
 }
 
 pub(super) fn value_set_links(
-    l: &mut Loader,
+    diag: &mut Diagnostics,
     file: &str,
     key: &str,
     id: ValueSetId,
@@ -312,9 +322,9 @@ pub(super) fn value_set_links(
     let entry = format!("value set `{key}`");
     for member in &spec.include {
         match vs_ids.get(member) {
-            Some(m) if *m == id => l.error(file, &entry, "includes itself"),
+            Some(m) if *m == id => diag.error(file, &entry, "includes itself"),
             Some(m) => codes.add_inclusion(id, *m),
-            None => l.error(file, &entry, format!("includes `{member}`, which is not defined")),
+            None => diag.error(file, &entry, format!("includes `{member}`, which is not defined")),
         }
     }
     let mut resolve = |what: &str, name: &Option<String>| {
@@ -322,7 +332,7 @@ pub(super) fn value_set_links(
         match vs_ids.get(name) {
             Some(v) => Some(*v),
             None => {
-                l.error(file, &entry, format!("{what} `{name}`, which is not defined"));
+                diag.error(file, &entry, format!("{what} `{name}`, which is not defined"));
                 None
             }
         }
@@ -332,7 +342,7 @@ pub(super) fn value_set_links(
 
 /// The value sets holding the generic yes and no answers; one each at most.
 pub(super) fn generic_answers(
-    l: &mut Loader,
+    diag: &mut Diagnostics,
     specs: &[(String, String, GenericAnswer)],
     vs_ids: &HashMap<String, ValueSetId>,
 ) -> (Option<ValueSetId>, Option<ValueSetId>) {
@@ -344,7 +354,7 @@ pub(super) fn generic_answers(
             GenericAnswer::No => &mut no,
         };
         if slot.is_some() {
-            l.error(file, format!("value set `{key}`"), "a second value set of generic answers of the same kind");
+            diag.error(file, format!("value set `{key}`"), "a second value set of generic answers of the same kind");
         }
         *slot = vs_ids.get(key).copied();
     }
@@ -352,7 +362,7 @@ pub(super) fn generic_answers(
 }
 
 /// Inclusions must not loop: a set that (transitively) includes itself has no meaning.
-pub(super) fn check_inclusion_cycles(l: &mut Loader, files: &[(String, String, Vec<String>)]) {
+pub(super) fn check_inclusion_cycles(diag: &mut Diagnostics, files: &[(String, String, Vec<String>)]) {
     let by_key: HashMap<&str, (&str, &[String])> =
         files.iter().map(|(f, k, inc)| (k.as_str(), (f.as_str(), inc.as_slice()))).collect();
     for (file, key, _) in files {
@@ -361,7 +371,7 @@ pub(super) fn check_inclusion_cycles(l: &mut Loader, files: &[(String, String, V
         while let Some(k) = stack.pop() {
             for next in by_key.get(k).map(|(_, inc)| *inc).unwrap_or_default() {
                 if next == key {
-                    l.error(file, format!("value set `{key}`"), "its inclusions lead back to itself");
+                    diag.error(file, format!("value set `{key}`"), "its inclusions lead back to itself");
                     stack.clear();
                     break;
                 }

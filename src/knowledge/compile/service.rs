@@ -1,0 +1,144 @@
+//! Compiling the service: card sources and override reasons, the CDS services and their
+//! prefetch templates, and the patient-preference table.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diagnostics::{Diagnostics, blank};
+use super::rules::Rules;
+use super::terminology::Terminology;
+use crate::knowledge::codes::ValueSetId;
+use crate::knowledge::spec::*;
+use crate::knowledge::*;
+
+/// The prefetch keys other systems rely on (DEVELOPERS.md, "Contracts").
+pub const PREFETCH_KEYS: [&str; 5] = ["patient", "conditions", "medications", "observations", "immunizations"];
+const HOOKS: [&str; 2] = ["order-select", "order-sign"];
+const OBSERVATION_CODES: &str = "{observation_codes}";
+
+pub(crate) fn sources(
+    diag: &mut Diagnostics,
+    service: &ServiceFile,
+    unverified: &mut Vec<String>,
+) -> (BTreeMap<String, CardSource>, Vec<OverrideReason>) {
+    // Card sources and override reasons.
+    let mut sources = BTreeMap::new();
+    for (key, s) in &service.sources {
+        if blank(&s.source) {
+            diag.error(
+                "service.toml",
+                format!("source `{key}`"),
+                "has no source (where the label and url were checked)",
+            );
+        }
+        if s.unverified {
+            unverified.push(format!("service.toml: source `{key}`"));
+        }
+        sources
+            .insert(key.clone(), CardSource { label: s.label.clone(), url: s.url.clone(), unverified: s.unverified });
+    }
+    let override_reasons = service
+        .override_reasons
+        .iter()
+        .map(|r| OverrideReason { code: r.code.clone(), display: Localized { en: r.en.clone(), nl: r.nl.clone() } })
+        .collect();
+
+    (sources, override_reasons)
+}
+
+pub(crate) struct Discovery {
+    pub services: Vec<ServiceDefinition>,
+    pub prefetch: BTreeMap<String, String>,
+}
+
+/// The services and their prefetch templates, the observation codes of the rules filled in.
+pub(crate) fn discovery(diag: &mut Diagnostics, service: &ServiceFile, t: &Terminology, rules: &Rules) -> Discovery {
+    let value_sets = &t.value_sets;
+    let system_uris = &t.system_uris;
+    let observation_sets = &rules.observation_sets;
+    // Services and prefetch.
+    let mut services = Vec::new();
+    for s in &service.services {
+        if !HOOKS.contains(&s.hook.as_str()) {
+            diag.error(
+                "service.toml",
+                format!("service `{}`", s.id),
+                format!("hook `{}` is not one this service implements", s.hook),
+            );
+        }
+        services.push(ServiceDefinition {
+            id: s.id.clone(),
+            hook: s.hook.clone(),
+            title: s.title.clone(),
+            description: s.description.clone(),
+            usage_requirements: s.usage_requirements.clone(),
+        });
+    }
+    let keys: BTreeSet<&str> = service.prefetch.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = PREFETCH_KEYS.into_iter().collect();
+    if keys != expected {
+        diag.error("service.toml", "prefetch", format!("keys must be exactly {PREFETCH_KEYS:?}"));
+    }
+    let observation_codes = observation_sets
+        .iter()
+        .flat_map(|id: &ValueSetId| {
+            let vs = &value_sets[id.0 as usize];
+            vs.codes.iter().flat_map(|(system, list)| {
+                let uri = system_uris.get(system).cloned().unwrap_or_default();
+                list.iter().map(move |c| format!("{uri}|{c}"))
+            })
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(",");
+    for key in service.server_queries.keys() {
+        if !PREFETCH_KEYS.contains(&key.as_str()) {
+            diag.error("service.toml", format!("server_queries `{key}`"), "is not a prefetch key");
+        }
+    }
+    let prefetch =
+        service.prefetch.iter().map(|(k, v)| (k.clone(), v.replace(OBSERVATION_CODES, &observation_codes))).collect();
+
+    Discovery { services, prefetch }
+}
+
+pub(crate) fn preferences(diag: &mut Diagnostics, preferences: &PreferencesFile) -> Vec<Preference> {
+    if blank(&preferences.source) {
+        diag.error("preferences.toml", "", "has no source");
+    }
+    preferences
+        .preferences
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            for class in [&p.biologic, &p.jak] {
+                if !["↑↑", "↑", "0", "↓", "↓↓", ""].contains(&class.as_str()) {
+                    diag.error(
+                        "preferences.toml",
+                        format!("preference {}", i + 1),
+                        format!("`{class}` is not a matrix arrow"),
+                    );
+                }
+            }
+            Preference {
+                text: Localized { en: p.en.clone(), nl: p.nl.clone() },
+                arrows: [("biologic".to_string(), p.biologic.clone()), ("jak".to_string(), p.jak.clone())].into(),
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn ad_indication(diag: &mut Diagnostics, drugs: &DrugsFile, t: &Terminology) -> ValueSetId {
+    let vs_ids = &t.vs_ids;
+    match vs_ids.get(&drugs.ad_indication) {
+        Some(id) => *id,
+        None => {
+            diag.error(
+                "drugs.toml",
+                "ad_indication",
+                format!("value set `{}` is referenced but not defined", drugs.ad_indication),
+            );
+            ValueSetId(0)
+        }
+    }
+}
