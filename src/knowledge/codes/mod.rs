@@ -10,62 +10,15 @@ use crate::vocabulary::DrugId;
 /// requests, so there is nothing for a caller to flood.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Index of a code system in `systems.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SystemId(pub u16);
+mod mask;
+mod normalize;
+#[cfg(test)]
+mod tests;
+mod text;
 
-/// Index of a value set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ValueSetId(pub u16);
-
-/// Upper bound on value sets; the loader refuses more.
-pub const MAX_VALUE_SETS: usize = 512;
-
-/// A set of value sets, as a bit mask: membership tests cost one AND.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ValueSetMask([u64; MAX_VALUE_SETS / 64]);
-
-impl ValueSetMask {
-    pub fn insert(&mut self, id: ValueSetId) {
-        self.0[id.0 as usize / 64] |= 1 << (id.0 % 64);
-    }
-
-    pub fn contains(&self, id: ValueSetId) -> bool {
-        self.0[id.0 as usize / 64] & (1 << (id.0 % 64)) != 0
-    }
-
-    pub fn union(&mut self, other: &ValueSetMask) {
-        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
-            *a |= b;
-        }
-    }
-
-    pub fn minus(&mut self, other: &ValueSetMask) {
-        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
-            *a &= !b;
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-}
-
-/// What a coding or a text is known to mean.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Classification {
-    pub value_sets: ValueSetMask,
-    pub drug: Option<DrugId>,
-}
-
-impl Classification {
-    pub fn merge(&mut self, other: &Classification) {
-        self.value_sets.union(&other.value_sets);
-        if self.drug.is_none() {
-            self.drug = other.drug;
-        }
-    }
-}
+pub use mask::*;
+pub use normalize::normalize_text;
+use normalize::{icd_shaped, normalize};
 
 #[derive(Debug, Default)]
 struct PrefixEntry {
@@ -451,57 +404,6 @@ impl CodeIndex {
         }
         found
     }
-
-    /// Drug recognition priority of a coding's system (lower first); `None` if it names no drug.
-    pub fn drug_priority(&self, system_uri: &str) -> Option<u8> {
-        let system = self.system(system_uri)?;
-        let p = self.drug_priority[system.0 as usize];
-        (p != u8::MAX).then_some(p)
-    }
-
-    /// The meaning of a short text taken whole ("C" as the answer of a Child-Pugh class): only a
-    /// phrase that is the entire text counts, so "not pregnant" never reads as "pregnant".
-    pub fn classify_whole_text(&self, text: &str) -> Classification {
-        self.text.get(normalize_text(text).as_str()).copied().unwrap_or_default()
-    }
-
-    pub(crate) fn mark_any_form(&mut self, value_set: ValueSetId) {
-        self.any_form_sets.insert(value_set);
-    }
-
-    pub(crate) fn mark_whole_answer_only(&mut self, value_set: ValueSetId) {
-        self.whole_answer_sets.insert(value_set);
-    }
-
-    /// The meaning of a free text: every known word or phrase in it (medications, vaccines).
-    pub fn classify_text(&self, text: &str) -> Classification {
-        let mut found = self.classify_phrases(text);
-        found.value_sets.minus(&self.whole_answer_sets);
-        found
-    }
-
-    fn classify_phrases(&self, text: &str) -> Classification {
-        let mut found = Classification::default();
-        if self.text.is_empty() {
-            return found;
-        }
-        let normalized = normalize_text(text);
-        let words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-        let mut phrase = String::new();
-        for start in 0..words.len() {
-            phrase.clear();
-            for (n, word) in words[start..].iter().take(self.longest_phrase).enumerate() {
-                if n > 0 {
-                    phrase.push(' ');
-                }
-                phrase.push_str(word);
-                if let Some(hit) = self.text.get(phrase.as_str()) {
-                    found.merge(hit);
-                }
-            }
-        }
-        found
-    }
 }
 
 impl SystemIndex {
@@ -512,105 +414,5 @@ impl SystemIndex {
         }
         let id: u64 = code.trim().parse().ok()?;
         self.sctids.binary_search_by_key(&id, |(k, _)| *k).ok().map(|i| self.sctids[i].1)
-    }
-}
-
-fn normalize(code: &str, form: CodeForm) -> String {
-    let code = code.trim();
-    match form {
-        CodeForm::Icd => code.chars().filter(|c| *c != '.').flat_map(char::to_uppercase).collect(),
-        CodeForm::Plain | CodeForm::Sctid => code.to_string(),
-    }
-}
-
-/// ICD-10 and ICPC codes: a letter, a digit, a letter or digit, then letters or digits (A09,
-/// C7A0, T9002), compared after `normalize`.
-fn icd_shaped(key: &str) -> bool {
-    let b = key.as_bytes();
-    b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2..].iter().all(u8::is_ascii_alphanumeric)
-}
-
-/// Lower case, letters and digits only, single spaces: "M-M-RvaxPro®" → "m m rvaxpro".
-pub fn normalize_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = true;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-            space = false;
-        } else if !space {
-            out.push(' ');
-            space = true;
-        }
-    }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn index() -> (CodeIndex, ValueSetId, ValueSetId) {
-        let mut idx = CodeIndex::default();
-        let icd = idx.add_system(&["http://hl7.org/fhir/sid/icd-10".into()], CodeForm::Icd, Coverage::Complete);
-        let malignancy = ValueSetId(0);
-        let live = ValueSetId(1);
-        idx.add_prefix(icd, "C", malignancy, false);
-        idx.add_prefix(icd, "C44", malignancy, true);
-        idx.add_text("yellow fever", Some(live), None);
-        idx.add_text("Stamaril", Some(live), None);
-        idx.finish();
-        (idx, malignancy, live)
-    }
-
-    #[test]
-    fn icd_prefix_ranges_honour_exclusions_and_dots() {
-        let (idx, malignancy, _) = index();
-        let uri = "http://hl7.org/fhir/sid/icd-10";
-        assert!(idx.classify(uri, "C50.9").value_sets.contains(malignancy));
-        assert!(idx.classify(uri, "c509").value_sets.contains(malignancy));
-        assert!(!idx.classify(uri, "C44.1").value_sets.contains(malignancy));
-        assert!(!idx.classify(uri, "D03.9").value_sets.contains(malignancy));
-        assert!(!idx.classify("http://example.org/other", "C50").value_sets.contains(malignancy));
-    }
-
-    #[test]
-    fn text_matches_whole_words_and_phrases_only() {
-        let (idx, _, live) = index();
-        assert!(idx.classify_text("Vaccin tegen Yellow-Fever (Stamaril®)").value_sets.contains(live));
-        assert!(idx.classify_text("STAMARIL inj").value_sets.contains(live));
-        assert!(!idx.classify_text("yellowish fever chart").value_sets.contains(live));
-    }
-
-    #[test]
-    fn snomed_members_are_integers_and_inclusions_close_over_sets() {
-        let mut idx = CodeIndex::default();
-        let sct = idx.add_system(
-            &["http://snomed.info/sct".into()],
-            CodeForm::Sctid,
-            Coverage::SnomedNamespaces(vec!["1000124".into()]),
-        );
-        let (hypertension, diabetes, risk, outer) = (ValueSetId(0), ValueSetId(1), ValueSetId(2), ValueSetId(3));
-        idx.add_code(sct, "38341003", Some(hypertension), None);
-        idx.add_code(sct, "44054006", Some(diabetes), None);
-        idx.add_code(sct, "428041000124106", Some(diabetes), None);
-        idx.add_inclusion(risk, hypertension);
-        idx.add_inclusion(risk, diabetes);
-        idx.add_inclusion(outer, risk);
-        idx.finish();
-        let uri = "http://snomed.info/sct";
-        let found = idx.classify(uri, " 44054006 ").value_sets;
-        assert!(found.contains(diabetes) && found.contains(risk) && found.contains(outer));
-        assert!(!found.contains(hypertension));
-        assert_eq!(idx.sctid_count(), 3);
-        // Placement: members and core codes are known; an uncovered extension is not.
-        assert_eq!(idx.placement(uri, "38341003"), Placement::Known);
-        assert_eq!(idx.placement(uri, "22298006"), Placement::Expanded);
-        assert_eq!(idx.placement(uri, "11000146104"), Placement::Unknown);
-        assert_eq!(idx.placement(uri, "not-a-code"), Placement::Unknown);
-        assert_eq!(idx.placement("urn:oid:1.2.3", "x"), Placement::Unknown);
     }
 }

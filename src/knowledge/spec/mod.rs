@@ -1,0 +1,165 @@
+//! The knowledge files as written in `cds-services/`: plain serde types, no meaning attached.
+//! `compile` turns them into the checked, indexed form the engine runs on. The rule language's
+//! own syntax (`when = { … }`) is `crate::language::syntax`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use crate::language::syntax::*;
+
+mod rules;
+mod terminology;
+
+pub use rules::*;
+pub use terminology::*;
+
+/// `catalogue.toml`: the stable rule ids of `rules-catalog.md`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueFile {
+    pub source: String,
+    pub rules: BTreeMap<String, CatalogueEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueEntry {
+    pub section: String,
+    pub title: String,
+}
+
+/// `service.toml`: discovery, card sources and override reasons.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFile {
+    pub rule_id_system: String,
+    pub override_reason_system: String,
+    pub services: Vec<ServiceSpec>,
+    pub prefetch: BTreeMap<String, String>,
+    /// Further queries made when a key is fetched from the FHIR server itself (resources the
+    /// rules read under that key that its prefetch query does not return).
+    #[serde(default)]
+    pub server_queries: BTreeMap<String, Vec<String>>,
+    pub sources: BTreeMap<String, SourceSpec>,
+    pub override_reasons: Vec<OverrideReasonSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub id: String,
+    pub hook: String,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub usage_requirements: Option<String>,
+}
+
+/// A document a card can cite in `card.source`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub label: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where the label and url were checked.
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideReasonSpec {
+    pub code: String,
+    pub en: String,
+    pub nl: String,
+}
+
+/// `drugs.toml`: the seven drugs this service knows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugsFile {
+    /// Value set deciding that an order is for atopic dermatitis (seed A's indication): only
+    /// then are the other seed-A drugs offered as alternatives.
+    pub ad_indication: String,
+    /// Systems tried in this order to recognise an ordered drug; free text comes last.
+    pub recognition_order: Vec<String>,
+    pub classes: BTreeMap<String, DrugClassSpec>,
+    pub drugs: BTreeMap<String, DrugSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugClassSpec {
+    pub en: String,
+    pub nl: String,
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugSpec {
+    pub class: String,
+    /// A column of the atopic-dermatitis decision matrix (seed A): a candidate for suggestions.
+    #[serde(default)]
+    pub ad_matrix: bool,
+    pub brand: String,
+    /// Names matched in free text (generic and brand), last resort after the codes.
+    pub names: Vec<String>,
+    /// A shipped expansion of the drug's product codes (`terminology/expansions/<name>.tsv`,
+    /// e.g. its RxNorm clinical and branded drugs).
+    #[serde(default)]
+    pub expansion: Option<String>,
+    pub source: String,
+    pub codes: Vec<CodeSpec>,
+}
+
+/// One code with where it was checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSpec {
+    pub system: String,
+    pub code: String,
+    pub display: String,
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
+}
+
+/// `units.toml`: quantity kinds and the units FHIR may send them in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitsFile {
+    pub quantities: BTreeMap<String, QuantitySpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantitySpec {
+    /// The unit rules compare in.
+    pub unit: String,
+    /// Unit (UCUM code or common spelling) → factor to multiply by to get `unit`.
+    pub factors: BTreeMap<String, f64>,
+    pub source: String,
+    #[serde(default)]
+    pub unverified: bool,
+}
+
+/// `preferences.toml`: seed A's patient-preference rows, per drug class.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesFile {
+    pub source: String,
+    pub preferences: Vec<PreferenceSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceSpec {
+    pub en: String,
+    pub nl: String,
+    pub biologic: String,
+    pub jak: String,
+}
