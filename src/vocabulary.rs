@@ -248,6 +248,9 @@ impl DrugSet {
     pub fn union(&mut self, other: DrugSet) {
         self.0 |= other.0;
     }
+    pub fn intersects(self, other: DrugSet) -> bool {
+        self.0 & other.0 != 0
+    }
     pub fn is_subset_of(self, other: DrugSet) -> bool {
         self.0 & !other.0 == 0
     }

@@ -203,7 +203,7 @@ pub fn render(k: &Knowledge, jurisdiction: Jurisdiction) -> Markup {
                         @for d in &k.drugs {
                             tr id={ "drug-" (d.key) } {
                                 td { (d.key) " (" (d.brand) ")" }
-                                td { (k.class_name(&d.class, crate::vocabulary::Language::En)) @if d.ad_matrix { br; small { "column of the AD decision matrix" } } }
+                                td { (k.class_name(&d.class, crate::vocabulary::Language::En)) @if let Some(set) = k.alternative_set_of(d.id) { br; small { "in " (set.title.en) } } }
                                 td {
                                     @for c in &d.codes {
                                         div {

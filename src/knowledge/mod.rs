@@ -83,7 +83,6 @@ pub struct Drug {
     pub id: DrugId,
     pub key: String,
     pub class: String,
-    pub ad_matrix: bool,
     pub brand: String,
     pub names: Vec<String>,
     pub source: String,
@@ -258,6 +257,17 @@ pub struct Preference {
     pub arrows: BTreeMap<String, String>,
 }
 
+/// Drugs that may be suggested in place of each other for one indication (a decision matrix).
+#[derive(Debug, Clone)]
+pub struct AlternativeSet {
+    pub key: String,
+    pub title: Localized,
+    pub indication: ValueSetId,
+    pub drugs: DrugSet,
+    pub withhold_on: Vec<Recommendation>,
+    pub source: String,
+}
+
 /// A named criterion, kept for review pages.
 #[derive(Debug, Clone)]
 pub struct Definition {
@@ -285,8 +295,8 @@ pub struct Knowledge {
     pub value_sets: Vec<ValueSet>,
     pub codes: CodeIndex,
     pub rules: Vec<Rule>,
-    /// Value set deciding that an order is for atopic dermatitis.
-    pub ad_indication: ValueSetId,
+    /// Which drugs may be suggested in place of an ordered one, per indication.
+    pub alternative_sets: Vec<AlternativeSet>,
     pub quantities: Vec<QuantityKind>,
     pub preferences: Vec<Preference>,
     pub preferences_source: String,
@@ -329,6 +339,11 @@ impl Knowledge {
 
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The alternative set of a drug, if it stands in one.
+    pub fn alternative_set_of(&self, drug: DrugId) -> Option<&AlternativeSet> {
+        self.alternative_sets.iter().find(|s| s.drugs.contains(drug))
     }
 
     pub fn class_name<'a>(&'a self, class: &'a str, language: Language) -> &'a str {

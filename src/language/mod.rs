@@ -13,4 +13,5 @@
 
 pub mod ast;
 pub mod compile;
+pub mod eval;
 pub mod syntax;

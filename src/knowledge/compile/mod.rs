@@ -27,12 +27,21 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let definitions: Option<DefinitionsFile> = diag.read("definitions.toml");
     let units: Option<UnitsFile> = diag.read("units.toml");
     let preferences: Option<PreferencesFile> = diag.read("preferences.toml");
+    let alternatives: Option<AlternativesFile> = diag.read("alternatives.toml");
     let value_set_files: Vec<(String, ValueSetsFile)> =
         diag.list("value-sets").into_iter().filter_map(|f| diag.read(&f).map(|v| (f, v))).collect();
     let rule_files: Vec<(String, RuleSpec)> =
         diag.list("rules").into_iter().filter_map(|f| diag.read(&f).map(|r| (f, r))).collect();
-    let (Some(catalogue), Some(service), Some(systems), Some(drugs), Some(definitions), Some(units), Some(preferences)) =
-        (catalogue, service, systems, drugs, definitions, units, preferences)
+    let (
+        Some(catalogue),
+        Some(service),
+        Some(systems),
+        Some(drugs),
+        Some(definitions),
+        Some(units),
+        Some(preferences),
+        Some(alternatives),
+    ) = (catalogue, service, systems, drugs, definitions, units, preferences, alternatives)
     else {
         return Err(KnowledgeErrors(diag.errors));
     };
@@ -42,8 +51,8 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let (sources, override_reasons) = service::sources(&mut diag, &service, &mut unverified);
     let rules = rules::compile(&mut diag, &catalogue, &definitions, &rule_files, &t, &sources, &mut unverified);
     let discovery = service::discovery(&mut diag, &service, &t, &rules);
-    let preference_rows = service::preferences(&mut diag, &preferences);
-    let ad_indication = service::ad_indication(&mut diag, &drugs, &t);
+    let preference_rows = service::preferences(&mut diag, &preferences, &t);
+    let alternative_sets = service::alternative_sets(&mut diag, &alternatives, &t);
     if !diag.errors.is_empty() {
         return Err(KnowledgeErrors(diag.errors));
     }
@@ -60,7 +69,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         value_sets: t.value_sets,
         codes: t.codes,
         rules: rules.rules,
-        ad_indication,
+        alternative_sets,
         quantities: t.quantities,
         preferences: preference_rows,
         preferences_source: preferences.source,

@@ -239,7 +239,7 @@ pub(crate) fn compile(
     Rules { rules, definitions: compiled_definitions, observation_sets, not_implemented }
 }
 
-fn drug_set(
+pub(crate) fn drug_set(
     diag: &mut Diagnostics,
     file: &str,
     entry: &str,
@@ -264,7 +264,13 @@ fn drug_set(
     set
 }
 
-fn localized(diag: &mut Diagnostics, file: &str, entry: &str, what: &str, map: &BTreeMap<String, String>) -> Localized {
+pub(crate) fn localized(
+    diag: &mut Diagnostics,
+    file: &str,
+    entry: &str,
+    what: &str,
+    map: &BTreeMap<String, String>,
+) -> Localized {
     for lang in map.keys() {
         if lang != "en" && lang != "nl" {
             diag.error(file, entry, format!("{what}: unknown language `{lang}`"));

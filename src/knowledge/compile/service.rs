@@ -102,43 +102,69 @@ pub(crate) fn discovery(diag: &mut Diagnostics, service: &ServiceFile, t: &Termi
     Discovery { services, prefetch }
 }
 
-pub(crate) fn preferences(diag: &mut Diagnostics, preferences: &PreferencesFile) -> Vec<Preference> {
+pub(crate) fn preferences(diag: &mut Diagnostics, preferences: &PreferencesFile, t: &Terminology) -> Vec<Preference> {
     if blank(&preferences.source) {
         diag.error("preferences.toml", "", "has no source");
     }
+    let arrows = ["↑↑", "↑", "0", "↓", "↓↓", ""];
     preferences
         .preferences
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            for class in [&p.biologic, &p.jak] {
-                if !["↑↑", "↑", "0", "↓", "↓↓", ""].contains(&class.as_str()) {
-                    diag.error(
-                        "preferences.toml",
-                        format!("preference {}", i + 1),
-                        format!("`{class}` is not a matrix arrow"),
-                    );
+            let entry = format!("preference {}", i + 1);
+            for (class, arrow) in &p.arrows {
+                if !t.classes.contains_key(class) {
+                    diag.error("preferences.toml", &entry, format!("`{class}` is not a drug class of drugs.toml"));
+                }
+                if !arrows.contains(&arrow.as_str()) {
+                    diag.error("preferences.toml", &entry, format!("`{arrow}` is not a matrix arrow"));
                 }
             }
-            Preference {
-                text: Localized { en: p.en.clone(), nl: p.nl.clone() },
-                arrows: [("biologic".to_string(), p.biologic.clone()), ("jak".to_string(), p.jak.clone())].into(),
-            }
+            Preference { text: Localized { en: p.en.clone(), nl: p.nl.clone() }, arrows: p.arrows.clone() }
         })
         .collect()
 }
 
-pub(crate) fn ad_indication(diag: &mut Diagnostics, drugs: &DrugsFile, t: &Terminology) -> ValueSetId {
-    let vs_ids = &t.vs_ids;
-    match vs_ids.get(&drugs.ad_indication) {
-        Some(id) => *id,
-        None => {
-            diag.error(
-                "drugs.toml",
-                "ad_indication",
-                format!("value set `{}` is referenced but not defined", drugs.ad_indication),
-            );
-            ValueSetId(0)
+/// The alternative sets: each drug in at most one, its indication a known value set.
+pub(crate) fn alternative_sets(
+    diag: &mut Diagnostics,
+    file: &AlternativesFile,
+    t: &Terminology,
+) -> Vec<AlternativeSet> {
+    let mut sets: Vec<AlternativeSet> = Vec::new();
+    for spec in &file.alternative_sets {
+        let entry = format!("alternative set `{}`", spec.id);
+        if blank(&spec.source) {
+            diag.error("alternatives.toml", &entry, "has no source");
         }
+        let title = super::rules::localized(diag, "alternatives.toml", &entry, "title", &spec.title);
+        let Some(indication) = t.vs_ids.get(&spec.indication).copied() else {
+            diag.error(
+                "alternatives.toml",
+                &entry,
+                format!("value set `{}` is referenced but not defined", spec.indication),
+            );
+            continue;
+        };
+        let drugs = super::rules::drug_set(diag, "alternatives.toml", &entry, &spec.drugs, &t.drug_keys(), &t.drugs);
+        for other in &sets {
+            if other.drugs.intersects(drugs) {
+                diag.error(
+                    "alternatives.toml",
+                    &entry,
+                    format!("shares drugs with `{}`: a drug stands in one set", other.key),
+                );
+            }
+        }
+        sets.push(AlternativeSet {
+            key: spec.id.clone(),
+            title,
+            indication,
+            drugs,
+            withhold_on: spec.withhold_on.clone(),
+            source: spec.source.clone(),
+        });
     }
+    sets
 }

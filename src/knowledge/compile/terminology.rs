@@ -323,7 +323,6 @@ fn drug_list(
             id,
             key: key.clone(),
             class: spec.class.clone(),
-            ad_matrix: spec.ad_matrix,
             brand: spec.brand.clone(),
             names: spec.names.clone(),
             source: spec.source.clone(),

@@ -81,9 +81,6 @@ pub struct OverrideReasonSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrugsFile {
-    /// Value set deciding that an order is for atopic dermatitis (seed A's indication): only
-    /// then are the other seed-A drugs offered as alternatives.
-    pub ad_indication: String,
     /// Systems tried in this order to recognise an ordered drug; free text comes last.
     pub recognition_order: Vec<String>,
     pub classes: BTreeMap<String, DrugClassSpec>,
@@ -102,9 +99,6 @@ pub struct DrugClassSpec {
 #[serde(deny_unknown_fields)]
 pub struct DrugSpec {
     pub class: String,
-    /// A column of the atopic-dermatitis decision matrix (seed A): a candidate for suggestions.
-    #[serde(default)]
-    pub ad_matrix: bool,
     pub brand: String,
     /// Names matched in free text (generic and brand), last resort after the codes.
     pub names: Vec<String>,
@@ -160,6 +154,27 @@ pub struct PreferencesFile {
 pub struct PreferenceSpec {
     pub en: String,
     pub nl: String,
-    pub biologic: String,
-    pub jak: String,
+    /// Drug class (of `drugs.toml`) → the matrix arrow for it.
+    pub arrows: BTreeMap<String, String>,
+}
+
+/// `alternatives.toml`: which drugs may replace an ordered one, for which indication.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternativesFile {
+    pub alternative_sets: Vec<AlternativeSetSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternativeSetSpec {
+    pub id: String,
+    pub title: BTreeMap<String, String>,
+    /// Value set: the order's reason, or with none an active condition, must be in it.
+    pub indication: String,
+    /// Drugs or classes that may stand in for each other.
+    pub drugs: Vec<String>,
+    /// A candidate with a finding this strong is not suggested.
+    pub withhold_on: Vec<crate::vocabulary::Recommendation>,
+    pub source: String,
 }
