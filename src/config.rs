@@ -135,8 +135,8 @@ impl Settings {
     }
 
     /// Read the configuration: embedded defaults ← `file` ← `ATCDS_*` variables ← `overrides`
-    /// (the command line's options, as configuration keys).
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+    /// (the command line's options, serialized as configuration keys: `cli::serve::Overrides`).
+    pub fn load(file: Option<&Path>, overrides: &impl Serialize) -> Result<Settings, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(ConfigFile::default()));
         if let Some(path) = file {
             if !path.is_file() {
@@ -144,7 +144,7 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(environment()).merge(Serialized::defaults(overrides.as_keys()));
+        figment = figment.merge(environment()).merge(Serialized::defaults(overrides));
         let config: ConfigFile = figment.extract().map_err(ConfigError::from_figment)?;
         config.check(file.is_some())
     }
@@ -296,23 +296,6 @@ impl Default for FhirFile {
     }
 }
 
-/// Command-line options that override the configuration (only those given).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub bind: Option<String>,
-    pub knowledge_dir: Option<PathBuf>,
-    pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
-    pub public_url: Option<String>,
-    pub jurisdiction: Option<String>,
-    pub workers: Option<usize>,
-    pub max_body_bytes: Option<usize>,
-    pub fhir_time_budget_ms: Option<u64>,
-    pub fhir_max_pages: Option<usize>,
-    pub fhir_max_resources: Option<usize>,
-    pub fhir_allow_http: bool,
-}
-
 impl ConfigFile {
     fn check(self, from_file: bool) -> Result<Settings, ConfigError> {
         let bind: SocketAddr =
@@ -455,41 +438,6 @@ impl ConfigFile {
             },
             cors_origins: self.cors.allowed_origins,
         })
-    }
-}
-
-impl Overrides {
-    /// The given options as configuration keys (a nested dictionary for figment).
-    fn as_keys(&self) -> figment::value::Dict {
-        use figment::value::{Dict, Value};
-        let mut top = Dict::new();
-        let mut limits = Dict::new();
-        let mut fhir = Dict::new();
-        let put = |dict: &mut Dict, key: &str, value: Option<Value>| {
-            if let Some(v) = value {
-                dict.insert(key.to_string(), v);
-            }
-        };
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| Value::from(p.display().to_string()));
-        put(&mut top, "bind", self.bind.clone().map(Value::from));
-        put(&mut top, "knowledge_dir", path(&self.knowledge_dir));
-        put(&mut top, "data_dir", path(&self.data_dir));
-        put(&mut top, "database_url", self.database_url.clone().map(Value::from));
-        put(&mut top, "public_url", self.public_url.clone().map(Value::from));
-        put(&mut top, "jurisdiction", self.jurisdiction.clone().map(Value::from));
-        put(&mut top, "workers", self.workers.map(Value::from));
-        put(&mut limits, "max_body_bytes", self.max_body_bytes.map(Value::from));
-        put(&mut fhir, "time_budget_ms", self.fhir_time_budget_ms.map(Value::from));
-        put(&mut fhir, "max_pages", self.fhir_max_pages.map(Value::from));
-        put(&mut fhir, "max_resources", self.fhir_max_resources.map(Value::from));
-        put(&mut fhir, "allow_plain_http", self.fhir_allow_http.then_some(Value::from(true)));
-        if !limits.is_empty() {
-            top.insert("limits".into(), limits.into());
-        }
-        if !fhir.is_empty() {
-            top.insert("fhir".into(), fhir.into());
-        }
-        top
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use advanced_therapy_cds::cli::serve::Overrides;
 use advanced_therapy_cds::config::{Limits, Settings};
 use advanced_therapy_cds::fhir::FhirServerSettings;
 use serde_json::{Value, json};
@@ -142,7 +143,7 @@ async fn documented_environment_variables_take_effect() {
 
 #[test]
 fn the_shipped_deployment_configuration_is_valid() {
-    let s = Settings::load(Some(&root().join("deploy/atcds.toml")), &Default::default()).unwrap();
+    let s = Settings::load(Some(&root().join("deploy/atcds.toml")), &Overrides::default()).unwrap();
     assert_eq!(s.bind.to_string(), "0.0.0.0:8080");
     assert!(s.auth.enabled, "a copied deployment refuses calls until its EHR is configured");
     assert_eq!(s.auth.issuers.len(), 1);
