@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub use crate::auth::{AuthFile, AuthSettings, Issuer};
 use crate::fhir::FhirServerSettings;
 use crate::terminology::TerminologySettings;
 use crate::vocabulary::{Date, Jurisdiction};
@@ -54,35 +55,6 @@ impl Default for Limits {
             max_concurrent_requests: 256,
         }
     }
-}
-
-/// One EHR allowed to call: its JWT issuer and where its public keys are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Issuer {
-    /// The `iss` claim.
-    pub iss: String,
-    /// Its JWK Set (fetched, cached, refreshed on an unknown `kid`).
-    #[serde(default)]
-    pub jwks_url: Option<String>,
-    /// Or a JWK Set file (static keys).
-    #[serde(default)]
-    pub jwks_file: Option<PathBuf>,
-    /// Further `jku` URLs a token of this issuer may name (its `jwks_url` always may).
-    #[serde(default)]
-    pub jku_allowed: Vec<String>,
-}
-
-/// Authentication of the EHR (CDS Hooks: a JWT signed by the EHR on every call).
-#[derive(Debug, Clone, Default)]
-pub struct AuthSettings {
-    /// Off only when configured so (or in the embedded default, which says so loudly).
-    pub enabled: bool,
-    pub issuers: Vec<Issuer>,
-    /// Clock skew allowed on `exp` and `iat`.
-    pub leeway: Duration,
-    /// Tokens may live at most this long (CDS Hooks: five minutes).
-    pub max_lifetime: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -135,8 +107,8 @@ impl Settings {
     }
 
     /// Read the configuration: embedded defaults ← `file` ← `ATCDS_*` variables ← `overrides`
-    /// (the command line's options, as configuration keys).
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+    /// (the command line's options, serialized as configuration keys: `cli::serve::Overrides`).
+    pub fn load(file: Option<&Path>, overrides: &impl Serialize) -> Result<Settings, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(ConfigFile::default()));
         if let Some(path) = file {
             if !path.is_file() {
@@ -144,7 +116,7 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(environment()).merge(Serialized::defaults(overrides.as_keys()));
+        figment = figment.merge(environment()).merge(Serialized::defaults(overrides));
         let config: ConfigFile = figment.extract().map_err(ConfigError::from_figment)?;
         config.check(file.is_some())
     }
@@ -236,19 +208,6 @@ pub struct FhirFile {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuthFile {
-    /// Must be said in a configuration file: `true` (with issuers) or `false`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    pub issuers: Vec<Issuer>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub leeway_seconds: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_token_lifetime_seconds: Option<u64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct CorsFile {
     pub allowed_origins: Vec<String>,
 }
@@ -296,24 +255,9 @@ impl Default for FhirFile {
     }
 }
 
-/// Command-line options that override the configuration (only those given).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub bind: Option<String>,
-    pub knowledge_dir: Option<PathBuf>,
-    pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
-    pub public_url: Option<String>,
-    pub jurisdiction: Option<String>,
-    pub workers: Option<usize>,
-    pub max_body_bytes: Option<usize>,
-    pub fhir_time_budget_ms: Option<u64>,
-    pub fhir_max_pages: Option<usize>,
-    pub fhir_max_resources: Option<usize>,
-    pub fhir_allow_http: bool,
-}
-
 impl ConfigFile {
+    /// The checked settings, or the first bad key: addresses, limits, terminology, CORS, then
+    /// authentication.
     fn check(self, from_file: bool) -> Result<Settings, ConfigError> {
         let bind: SocketAddr =
             self.bind.parse().map_err(|_| ConfigError::new("bind", format!("`{}` is not ADDRESS:PORT", self.bind)))?;
@@ -328,100 +272,10 @@ impl ConfigFile {
         if let Some(url) = &self.public_url {
             url::Url::parse(url).map_err(|e| ConfigError::new("public_url", format!("`{url}` is not a URL: {e}")))?;
         }
-        let positive = |key: &str, v: u64| {
-            if v == 0 { Err(ConfigError::new(key, "must be greater than 0")) } else { Ok(()) }
-        };
-        positive("limits.max_body_bytes", self.limits.max_body_bytes as u64)?;
-        positive("limits.request_timeout_ms", self.limits.request_timeout_ms)?;
-        positive("limits.max_concurrent_requests", self.limits.max_concurrent_requests as u64)?;
-        positive("fhir.time_budget_ms", self.fhir.time_budget_ms)?;
-        positive("fhir.max_pages", self.fhir.max_pages as u64)?;
-        positive("fhir.max_resources", self.fhir.max_resources as u64)?;
-        positive("terminology.cache_entries", self.terminology.cache_entries)?;
-        positive("terminology.cache_ttl_seconds", self.terminology.cache_ttl_seconds)?;
-        let terminology = TerminologySettings {
-            url: self.terminology.url.clone().filter(|u| !u.trim().is_empty()),
-            token: self.terminology.token.clone().filter(|t| !t.is_empty()),
-            cache_entries: self.terminology.cache_entries,
-            cache_ttl: Duration::from_secs(self.terminology.cache_ttl_seconds),
-            allow_plain_http: self.terminology.allow_plain_http,
-            ..TerminologySettings::default()
-        };
-        crate::terminology::TerminologyServer::new(&terminology).map_err(|e| ConfigError::new("terminology.url", e))?;
-        for origin in &self.cors.allowed_origins {
-            let ok = url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && !origin.ends_with('/'));
-            if !ok {
-                return Err(ConfigError::new(
-                    "cors.allowed_origins",
-                    format!("`{origin}` is not an origin (scheme://host[:port])"),
-                ));
-            }
-        }
-        let enabled = match self.auth.enabled {
-            Some(on) => on,
-            // Issuers without `enabled` would silently leave authentication off.
-            None if !self.auth.issuers.is_empty() => {
-                return Err(ConfigError::new(
-                    "auth.enabled",
-                    "issuers are configured but authentication is not switched on: set it to `true`",
-                ));
-            }
-            // Without a configuration file, on this machine only, this is the README's embedded
-            // default.
-            None if !from_file && bind.ip().is_loopback() => false,
-            None if !from_file => {
-                return Err(ConfigError::new(
-                    "auth.enabled",
-                    format!(
-                        "listening on {bind} beyond this machine: say whether EHR calls must carry a signed JWT (`true` with issuers, or `false` explicitly)"
-                    ),
-                ));
-            }
-            None => {
-                return Err(ConfigError::new(
-                    "auth.enabled",
-                    "say whether EHR calls must carry a signed JWT: `true` (with [[auth.issuers]]) or `false`",
-                ));
-            }
-        };
-        if self.auth.leeway_seconds.is_some_and(|s| s > 300) {
-            return Err(ConfigError::new("auth.leeway_seconds", "at most 300 (a larger clock skew reopens replays)"));
-        }
-        if enabled {
-            if self.auth.issuers.is_empty() {
-                return Err(ConfigError::new("auth.issuers", "authentication is on but no issuer is allowed"));
-            }
-            if self.public_url.is_none() {
-                return Err(ConfigError::new(
-                    "public_url",
-                    "required with authentication: a token's `aud` must name this service's URL as the EHR calls it",
-                ));
-            }
-            for (i, issuer) in self.auth.issuers.iter().enumerate() {
-                let key = format!("auth.issuers[{i}]");
-                if issuer.iss.trim().is_empty() {
-                    return Err(ConfigError::new(&key, "`iss` is empty"));
-                }
-                match (&issuer.jwks_url, &issuer.jwks_file) {
-                    (None, None) => return Err(ConfigError::new(&key, "give `jwks_url` or `jwks_file`")),
-                    (Some(_), Some(_)) => {
-                        return Err(ConfigError::new(&key, "give `jwks_url` or `jwks_file`, not both"));
-                    }
-                    (Some(url), None) => check_key_url(&format!("{key}.jwks_url"), url)?,
-                    (None, Some(file)) if !file.is_file() => {
-                        return Err(ConfigError::new(
-                            &format!("{key}.jwks_file"),
-                            format!("no file at {}", file.display()),
-                        ));
-                    }
-                    _ => {}
-                }
-                for url in &issuer.jku_allowed {
-                    check_key_url(&format!("{key}.jku_allowed"), url)?;
-                }
-            }
-        }
-        let defaults = Settings::embedded_default();
+        let (limits, fhir) = check_limits(&self.limits, &self.fhir)?;
+        let terminology = check_terminology(&self.terminology)?;
+        check_cors(&self.cors)?;
+        let auth = self.auth.check(from_file, bind, self.public_url.is_some())?;
         Ok(Settings {
             bind,
             knowledge_dir: self.knowledge_dir,
@@ -431,74 +285,68 @@ impl ConfigFile {
             clock: Clock::System,
             workers: self.workers,
             public_url: self.public_url,
-            limits: Limits {
-                max_body_bytes: self.limits.max_body_bytes,
-                request_timeout: Duration::from_millis(self.limits.request_timeout_ms),
-                max_concurrent_requests: self.limits.max_concurrent_requests,
-            },
-            fhir: FhirServerSettings::new(
-                Duration::from_millis(self.fhir.time_budget_ms),
-                self.fhir.max_pages,
-                self.fhir.max_resources,
-                self.fhir.allow_plain_http,
-            ),
+            limits,
+            fhir,
             terminology,
-            auth: AuthSettings {
-                enabled,
-                issuers: self.auth.issuers,
-                leeway: self.auth.leeway_seconds.map(Duration::from_secs).unwrap_or(defaults.auth.leeway),
-                max_lifetime: self
-                    .auth
-                    .max_token_lifetime_seconds
-                    .map(Duration::from_secs)
-                    .unwrap_or(defaults.auth.max_lifetime),
-            },
+            auth,
             cors_origins: self.cors.allowed_origins,
         })
     }
 }
 
-impl Overrides {
-    /// The given options as configuration keys (a nested dictionary for figment).
-    fn as_keys(&self) -> figment::value::Dict {
-        use figment::value::{Dict, Value};
-        let mut top = Dict::new();
-        let mut limits = Dict::new();
-        let mut fhir = Dict::new();
-        let put = |dict: &mut Dict, key: &str, value: Option<Value>| {
-            if let Some(v) = value {
-                dict.insert(key.to_string(), v);
-            }
-        };
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| Value::from(p.display().to_string()));
-        put(&mut top, "bind", self.bind.clone().map(Value::from));
-        put(&mut top, "knowledge_dir", path(&self.knowledge_dir));
-        put(&mut top, "data_dir", path(&self.data_dir));
-        put(&mut top, "database_url", self.database_url.clone().map(Value::from));
-        put(&mut top, "public_url", self.public_url.clone().map(Value::from));
-        put(&mut top, "jurisdiction", self.jurisdiction.clone().map(Value::from));
-        put(&mut top, "workers", self.workers.map(Value::from));
-        put(&mut limits, "max_body_bytes", self.max_body_bytes.map(Value::from));
-        put(&mut fhir, "time_budget_ms", self.fhir_time_budget_ms.map(Value::from));
-        put(&mut fhir, "max_pages", self.fhir_max_pages.map(Value::from));
-        put(&mut fhir, "max_resources", self.fhir_max_resources.map(Value::from));
-        put(&mut fhir, "allow_plain_http", self.fhir_allow_http.then_some(Value::from(true)));
-        if !limits.is_empty() {
-            top.insert("limits".into(), limits.into());
-        }
-        if !fhir.is_empty() {
-            top.insert("fhir".into(), fhir.into());
-        }
-        top
-    }
+fn positive(key: &str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 { Err(ConfigError::new(key, "must be greater than 0")) } else { Ok(()) }
 }
 
-/// Key servers must be https, except on this machine (tests, a sidecar).
-fn check_key_url(key: &str, url: &str) -> Result<(), ConfigError> {
-    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new(key, format!("`{url}` is not a URL: {e}")))?;
-    let local = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
-        return Err(ConfigError::new(key, format!("`{url}` must be https")));
+/// `[limits]` and `[fhir]`: every bound greater than 0.
+fn check_limits(limits: &LimitsFile, fhir: &FhirFile) -> Result<(Limits, FhirServerSettings), ConfigError> {
+    positive("limits.max_body_bytes", limits.max_body_bytes as u64)?;
+    positive("limits.request_timeout_ms", limits.request_timeout_ms)?;
+    positive("limits.max_concurrent_requests", limits.max_concurrent_requests as u64)?;
+    positive("fhir.time_budget_ms", fhir.time_budget_ms)?;
+    positive("fhir.max_pages", fhir.max_pages as u64)?;
+    positive("fhir.max_resources", fhir.max_resources as u64)?;
+    Ok((
+        Limits {
+            max_body_bytes: limits.max_body_bytes,
+            request_timeout: Duration::from_millis(limits.request_timeout_ms),
+            max_concurrent_requests: limits.max_concurrent_requests,
+        },
+        FhirServerSettings::new(
+            Duration::from_millis(fhir.time_budget_ms),
+            fhir.max_pages,
+            fhir.max_resources,
+            fhir.allow_plain_http,
+        ),
+    ))
+}
+
+/// `[terminology]`: a usable server URL if one is given, a cache of some size.
+fn check_terminology(file: &TerminologyFile) -> Result<TerminologySettings, ConfigError> {
+    positive("terminology.cache_entries", file.cache_entries)?;
+    positive("terminology.cache_ttl_seconds", file.cache_ttl_seconds)?;
+    let terminology = TerminologySettings {
+        url: file.url.clone().filter(|u| !u.trim().is_empty()),
+        token: file.token.clone().filter(|t| !t.is_empty()),
+        cache_entries: file.cache_entries,
+        cache_ttl: Duration::from_secs(file.cache_ttl_seconds),
+        allow_plain_http: file.allow_plain_http,
+        ..TerminologySettings::default()
+    };
+    crate::terminology::TerminologyServer::new(&terminology).map_err(|e| ConfigError::new("terminology.url", e))?;
+    Ok(terminology)
+}
+
+/// `[cors]`: each allowed origin is an origin (scheme://host[:port]), not a URL with a path.
+fn check_cors(cors: &CorsFile) -> Result<(), ConfigError> {
+    for origin in &cors.allowed_origins {
+        let ok = url::Url::parse(origin).is_ok_and(|u| u.path() == "/" && !origin.ends_with('/'));
+        if !ok {
+            return Err(ConfigError::new(
+                "cors.allowed_origins",
+                format!("`{origin}` is not an origin (scheme://host[:port])"),
+            ));
+        }
     }
     Ok(())
 }
@@ -512,7 +360,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &str, message: impl Into<String>) -> Self {
         ConfigError { key: key.to_string(), message: message.into() }
     }
 

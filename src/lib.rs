@@ -2,7 +2,8 @@
 //! inhibitors.
 //!
 //! Layers, each depending only on those below it:
-//! - `http` (routes, limits, errors) and `startup` (wiring) — the service's edge;
+//! - `cli` (the commands), `http` (routes, the gate, errors) and `startup` (wiring) — the
+//!   service's edge;
 //! - `advice` — one call end to end: request → record → facts → findings → cards;
 //! - `protocol` (CDS Hooks wire types), `cards` (rendering), `engine` (rule evaluation);
 //! - `facts` (patient facts from FHIR), `fhir` (prefetch and FHIR server access);
@@ -12,6 +13,7 @@
 pub mod advice;
 pub mod auth;
 pub mod cards;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod facts;

@@ -1,6 +1,6 @@
-//! Metrics for operators, in Prometheus format at `GET /metrics`: calls and their latency per
-//! service and status, cards per rule and indicator, feedback outcomes per rule, FHIR fetches.
-//! Labels never carry patient data.
+//! Telemetry for operators: the log on stderr (`init_logging`), and metrics in Prometheus format
+//! at `GET /metrics` — calls and their latency per service and status, cards per rule and
+//! indicator, feedback outcomes per rule, FHIR fetches. Neither carries patient data.
 
 use std::sync::OnceLock;
 
@@ -64,4 +64,42 @@ pub fn fhir_fetch(key: &str, outcome: &str, seconds: f64) {
 
 pub fn auth_refused() {
     metrics::counter!(AUTH_REFUSED).increment(1);
+}
+
+/// How the log is written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Install the process's log subscriber: `RUST_LOG` if it is a valid filter, else `default`.
+pub fn init_logging(format: LogFormat, default: &str) {
+    // fhir-sdk and reqwest log request URLs, which name the patient: keep them quiet unless
+    // RUST_LOG asks for them explicitly — also when RUST_LOG cannot be read.
+    let quiet = |base: &str| {
+        let mut directives = base.to_string();
+        for crate_name in ["fhir_sdk", "reqwest", "hyper", "hyper_util"] {
+            if !directives.contains(crate_name) {
+                directives.push_str(&format!(",{crate_name}=warn"));
+            }
+        }
+        directives
+    };
+    let default_filter = || tracing_subscriber::EnvFilter::new(quiet(default));
+    let (filter, invalid) = match std::env::var("RUST_LOG") {
+        Ok(requested) => match tracing_subscriber::EnvFilter::try_new(quiet(&requested)) {
+            Ok(filter) => (filter, None),
+            Err(e) => (default_filter(), Some(e.to_string())),
+        },
+        Err(_) => (default_filter(), None),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    if let Some(error) = invalid {
+        tracing::warn!(%error, "RUST_LOG is not a valid filter: logging at the default level");
+    }
 }

@@ -125,3 +125,10 @@ impl From<AdviceError> for ApiError {
         }
     }
 }
+
+impl ApiError {
+    /// The HTTP status, for the call's log span.
+    pub(super) fn status_code_u16(&self) -> u16 {
+        ResponseError::status_code(self).as_u16()
+    }
+}

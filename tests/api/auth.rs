@@ -147,7 +147,6 @@ async fn a_correctly_signed_call_passes_with_es384_and_rs384() {
     assert!(!body["cards"].as_array().unwrap().is_empty(), "the cards of the fixture");
     let (status, body, _) = ehr.call(Some(&rs384(&claims(SELECT)))).await;
     assert_eq!(status, 200, "{body}");
-    ehr.app.stop().await;
 }
 
 #[tokio::test]
@@ -234,7 +233,6 @@ async fn every_attack_is_refused_with_401_and_its_reason() {
     let mut control = claims(SELECT);
     control["iss"] = json!("evil\u{1}\nFAKE LOG LINE");
     ehr.refused(Some(&es384(&control)), "issuer `evil??FAKE LOG LINE` is not allowed").await;
-    ehr.app.stop().await;
 }
 
 #[tokio::test]
@@ -269,7 +267,6 @@ async fn the_scheme_is_case_insensitive_and_a_replayed_feedback_token_is_refused
     let mut wrong = claims(SELECT);
     wrong["aud"] = json!(format!("{PUBLIC_URL}/cds-services/advanced-therapy-order-sign/feedback"));
     assert_eq!(ehr.post(&path, body.as_bytes(), Some(&es384(&wrong))).await.0, 401, "feedback aud of another service");
-    ehr.app.stop().await;
 }
 
 #[tokio::test]
@@ -315,7 +312,6 @@ async fn an_unreachable_key_server_is_503_without_details_and_static_keys_take_n
     c["jti"] = json!(uuid::Uuid::new_v4().to_string());
     let token = encode(&header, &c, &EncodingKey::from_ec_pem(&key_file("ehr-es384.pem")).unwrap()).unwrap();
     ehr.refused(Some(&token), "a `jku` is not accepted").await;
-    ehr.app.stop().await;
 }
 
 #[tokio::test]
@@ -396,7 +392,6 @@ async fn an_allowed_jku_is_used_and_discovery_stays_open() {
         let resp = ehr.app.client.get(ehr.app.url(open)).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{open}");
     }
-    ehr.app.stop().await;
 }
 
 #[tokio::test]
@@ -419,5 +414,4 @@ async fn feedback_needs_a_token_too() {
     assert_eq!(status, 200, "{answer}");
     let (status, answer, _) = ehr.post(&path, body.as_bytes(), Some(&es384(&claims(SELECT)))).await;
     assert_eq!(status, 200, "{answer}");
-    ehr.app.stop().await;
 }

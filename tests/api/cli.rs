@@ -1,13 +1,11 @@
 //! The binary: `evaluate` gives what the server gives; `serve` logs no patient data.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 
-use crate::support::{TestApp, fixture, fixture_json, post_json_to, root, rules_of, service_for};
-
-const BIN: &str = env!("CARGO_BIN_EXE_advanced-therapy-cds");
+use crate::support::{
+    FHIR_TOKEN, ServedProcess, TestApp, binary, fixture, fixture_json, post_json_to, root, rules_of, service_for,
+    without_prefetch,
+};
 
 fn as_of_arg() -> String {
     fixture_json("cases.json")["as_of"].as_str().unwrap().to_string()
@@ -18,7 +16,7 @@ async fn evaluate_gives_the_same_cards_as_the_server() {
     let app = TestApp::start().await;
     for name in ["baricitinib-age-71-ex-smoker", "tofacitinib-positive-igra-untreated", "dupilumab-pregnant-nl"] {
         let rel = format!("requests/{name}.json");
-        let out = Command::new(BIN)
+        let out = binary()
             .args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"])
             .arg(root().join("cds-services"))
             .arg(root().join("fixtures").join(&rel))
@@ -31,13 +29,12 @@ async fn evaluate_gives_the_same_cards_as_the_server() {
         assert_eq!(rules_of(&offline), rules_of(&online), "{name}");
         assert!(!rules_of(&offline).is_empty(), "{name} has cards");
     }
-    app.stop().await;
 }
 
 #[test]
 fn evaluate_in_dutch_and_its_exit_codes() {
     let run = |args: &[&str], file: &str| {
-        Command::new(BIN)
+        binary()
             .args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"])
             .arg(root().join("cds-services"))
             .args(args)
@@ -55,12 +52,7 @@ fn evaluate_in_dutch_and_its_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no-prefetch.json");
     std::fs::write(&path, serde_json::to_vec(&request).unwrap()).unwrap();
-    let out = Command::new(BIN)
-        .args(["evaluate", "--knowledge"])
-        .arg(root().join("cds-services"))
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = binary().args(["evaluate", "--knowledge"]).arg(root().join("cds-services")).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no fhirServer"));
 }
@@ -68,31 +60,21 @@ fn evaluate_in_dutch_and_its_exit_codes() {
 #[tokio::test]
 async fn served_requests_are_logged_without_patient_data() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--as-of", &as_of_arg(), "--knowledge"])
-        .arg(root().join("cds-services"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let port = loop {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server logs its port");
-        log.push(line.clone());
-        if let Some(rest) = line.split("port=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
-        }
-    };
+    let (knowledge, as_of) = (root().join("cds-services"), as_of_arg());
+    let mut served = ServedProcess::start(
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--as-of",
+            &as_of,
+            "--knowledge",
+            knowledge.to_str().unwrap(),
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[("RUST_LOG", "debug")],
+    );
+    let port = served.port;
     let client = crate::support::http_client();
     let mut patients = Vec::new();
     for name in ["baricitinib-age-71-ex-smoker", "baricitinib-pregnant", "dupilumab-pregnant-nl"] {
@@ -135,8 +117,7 @@ async fn served_requests_are_logged_without_patient_data() {
         )
         .mount(&ehr)
         .await;
-    let token = "log-test-token-7d1e";
-    let body = crate::support::without_prefetch(&request, &format!("{}/fhir", ehr.uri()), token);
+    let body = without_prefetch(&request, &format!("{}/fhir", ehr.uri()));
     let url = format!("http://127.0.0.1:{port}/cds-services/advanced-therapy-order-select");
     assert_eq!(post_json_to(&client, &url, String::from_utf8(body).unwrap()).await, 200);
     assert!(!ehr.received_requests().await.unwrap().is_empty(), "the record was fetched");
@@ -144,12 +125,9 @@ async fn served_requests_are_logged_without_patient_data() {
     let url = format!("http://127.0.0.1:{port}/cds-services/x%0Aforged-line");
     assert_eq!(post_json_to(&client, &url, "{}".into()).await, 404);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-        log.push(line);
-    }
-    let log = log.join("\n");
+    served.child.kill().unwrap();
+    served.wait(std::time::Duration::from_secs(10));
+    let log = served.lines.join("\n");
     assert!(log.contains("hook_instance=6f1c5a0e-2b0c-4d8e-9a57-000000000001"), "spans carry the hookInstance:\n{log}");
     assert!(log.contains("cards=1"), "spans carry the number of cards:\n{log}");
     assert!(log.contains("elapsed_ms="), "spans carry the time:\n{log}");
@@ -164,7 +142,7 @@ async fn served_requests_are_logged_without_patient_data() {
         }
     }
     assert!(!log.contains("pat-999-secret"));
-    assert!(!log.contains(token), "the FHIR token is never logged:\n{log}");
+    assert!(!log.contains(FHIR_TOKEN), "the FHIR token is never logged:\n{log}");
     assert!(!log.contains("/fhir/"), "no FHIR query URL in the log:\n{log}");
     assert!(!log.contains("forged-line"), "the caller's path stays out of the log:\n{log}");
 }
@@ -173,7 +151,7 @@ async fn served_requests_are_logged_without_patient_data() {
 fn the_jurisdiction_comes_from_the_flag_or_the_environment() {
     let file = root().join("fixtures/requests/be/start-checklist-start.json");
     let run = |flag: Option<&str>, env: Option<&str>| {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = binary();
         cmd.args(["evaluate", "--as-of", &as_of_arg(), "--knowledge"]).arg(root().join("cds-services"));
         if let Some(j) = flag {
             cmd.args(["--jurisdiction", j]);
@@ -191,15 +169,14 @@ fn the_jurisdiction_comes_from_the_flag_or_the_environment() {
     assert_eq!(run(Some("BE"), None), belgian);
     assert_eq!(run(None, Some("BE")), belgian);
     assert!(run(None, None).is_empty(), "NL is the default: no Belgian card");
-    let out = Command::new(BIN).args(["evaluate", "--jurisdiction", "FR"]).arg(&file).output().unwrap();
+    let out = binary().args(["evaluate", "--jurisdiction", "FR"]).arg(&file).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown jurisdiction `FR`"));
 }
 
 #[test]
 fn check_knowledge_lists_every_unverified_entry_and_fails_on_broken_knowledge() {
-    let out =
-        Command::new(BIN).args(["check-knowledge", "--knowledge"]).arg(root().join("cds-services")).output().unwrap();
+    let out = binary().args(["check-knowledge", "--knowledge"]).arg(root().join("cds-services")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("knowledge OK: "), "{stdout}");
@@ -209,7 +186,7 @@ fn check_knowledge_lists_every_unverified_entry_and_fails_on_broken_knowledge() 
         assert!(stdout.lines().any(|l| l == format!("unverified: {entry}")), "{entry} not listed:\n{stdout}");
     }
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN).args(["check-knowledge", "--knowledge"]).arg(empty.path()).output().unwrap();
+    let out = binary().args(["check-knowledge", "--knowledge"]).arg(empty.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("catalogue.toml"),

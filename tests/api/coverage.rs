@@ -11,14 +11,6 @@ use serde_json::Value;
 
 use crate::support::{fixture_json, root};
 
-fn indicator_name(i: advanced_therapy_cds::protocol::Indicator) -> &'static str {
-    match i {
-        advanced_therapy_cds::protocol::Indicator::Info => "info",
-        advanced_therapy_cds::protocol::Indicator::Warning => "warning",
-        advanced_therapy_cds::protocol::Indicator::Critical => "critical",
-    }
-}
-
 #[test]
 fn every_rule_fires_for_every_drug_it_applies_to_and_the_report_is_current() {
     let knowledge = Knowledge::load(&root().join("cds-services")).unwrap();
@@ -51,7 +43,7 @@ fn every_rule_fires_for_every_drug_it_applies_to_and_the_report_is_current() {
     writeln!(report, "| rule | {} |", drugs.iter().map(|d| d.key.as_str()).collect::<Vec<_>>().join(" | ")).unwrap();
     writeln!(report, "|---|{}", "---|".repeat(drugs.len())).unwrap();
     for rule in &knowledge.rules {
-        let expected = indicator_name(indicator(rule.recommendation));
+        let expected = indicator(rule.recommendation).as_str();
         let mut row = format!("| `{}` ({expected}) |", rule.id);
         for drug in &drugs {
             let applies = match rule.target {

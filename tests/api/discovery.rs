@@ -39,7 +39,6 @@ async fn discovery_lists_both_services_with_the_contract_prefetch_keys() {
         }
         assert!(!obs.contains('{') || obs.contains("{{context.patientId}}") && !obs.contains("{observation_codes}"));
     }
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -50,5 +49,4 @@ async fn health_endpoints_answer() {
     let ready: Value = app.client.get(app.url("/health/ready")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     assert!(ready["rules"].as_u64().unwrap() >= 7);
-    app.stop().await;
 }

@@ -76,7 +76,6 @@ async fn malformed_and_incomplete_requests_are_refused_with_the_reason() {
     let mut v = valid();
     v["fhirAuthorization"] = json!({"access_token": "secret", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "x"});
     expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 400, "without `fhirServer`").await;
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -106,7 +105,6 @@ async fn unknown_service_content_type_method_and_path() {
     let resp = app.client.get(app.url("/nothing/here")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "not-found");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -136,7 +134,6 @@ async fn a_body_over_the_limit_is_refused_and_the_limit_is_configurable() {
     let mut huge = valid();
     huge["extension"] = json!({"org.example.padding": "x".repeat(2 * 1024 * 1024)});
     expect_error(&app, SELECT, &serde_json::to_vec(&huge).unwrap(), 413, "1048576").await;
-    app.stop().await;
 }
 
 fn futures_util_stream(body: Vec<u8>) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
@@ -186,7 +183,6 @@ async fn wrong_fhir_under_a_prefetch_key_is_refused() {
     let mut v = valid();
     v["context"]["patientId"] = json!("someone-else");
     expect_error(&app, SELECT, &serde_json::to_vec(&v).unwrap(), 422, "context.patientId is another patient").await;
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -220,7 +216,6 @@ async fn missing_prefetch_without_fhir_server_is_412_naming_the_keys() {
     v.as_object_mut().unwrap().remove("prefetch");
     let (status, answer) = app.call(SELECT, &serde_json::to_vec(&v).unwrap()).await;
     assert_eq!((status, answer), (200, json!({"cards": []})));
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -234,7 +229,6 @@ async fn null_prefetch_for_a_list_means_no_data_not_an_error() {
     let (status, answer) = app.call(SELECT, &serde_json::to_vec(&v).unwrap()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["cards"], json!([]), "the live vaccine was in the list now null");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -248,7 +242,6 @@ async fn an_order_whose_medication_cannot_be_resolved_is_412_not_silence() {
     assert_eq!(resp.status(), 412);
     let message = resp.json::<Value>().await.unwrap()["message"].as_str().unwrap().to_string();
     assert!(message.contains("Medication/unknown-42") && message.contains("cannot tell"), "{message}");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -265,5 +258,4 @@ async fn dates_at_the_edge_of_the_calendar_are_read_not_crashed_on() {
     let answer: Value = resp.json().await.unwrap();
     assert!(!answer["cards"].as_array().unwrap().is_empty(), "{answer}");
     assert!(!answer.to_string().contains("could not be read"), "the resources were read, not set aside: {answer}");
-    app.stop().await;
 }

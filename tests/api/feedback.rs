@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{SELECT, TestApp, fixture, settings};
+use crate::support::{SELECT, TestApp, feedback, fixture, settings};
 
 async fn feedback_summary(app: &TestApp) -> Value {
     app.client.get(app.url("/feedback/summary")).send().await.unwrap().json().await.unwrap()
@@ -21,27 +21,19 @@ async fn feedback_round_trip_survives_a_restart() {
     let (_, answer) = app.call(SELECT, &fixture("requests/baricitinib-age-71-ex-smoker.json")).await;
     let card = &answer["cards"][0];
     assert_eq!(card["source"]["topic"]["code"], "jak.restricted-population");
-    let accepted = json!({"feedback": [{
-        "card": card["uuid"],
-        "outcome": "accepted",
-        "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
-        "outcomeTimestamp": "2026-11-28T10:05:31Z"
-    }]});
+    let mut accepted = feedback("accepted", card["uuid"].as_str().unwrap());
+    accepted["feedback"][0]["acceptedSuggestions"] = json!([{"id": card["suggestions"][0]["uuid"]}]);
     let (status, body) = post_feedback(&app, &accepted).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, "", "CDS Hooks 2.0 defines no feedback response body");
 
     let (_, answer) = app.call(SELECT, &fixture("requests/abrocitinib-active-breast-cancer.json")).await;
     let card = &answer["cards"][0];
-    let overridden = json!({"feedback": [{
-        "card": card["uuid"],
-        "outcome": "overridden",
-        "overrideReason": {
-            "reason": card["overrideReasons"][0],
-            "userComment": "Oncoloog akkoord"
-        },
-        "outcomeTimestamp": "2026-11-28T10:06:00.123Z"
-    }]});
+    let mut overridden = feedback("overridden", card["uuid"].as_str().unwrap());
+    overridden["feedback"][0]["overrideReason"] =
+        json!({"reason": card["overrideReasons"][0], "userComment": "Oncoloog akkoord"});
+    // Fractional seconds are a valid FHIR instant too.
+    overridden["feedback"][0]["outcomeTimestamp"] = json!("2026-11-28T10:06:00.123Z");
     assert_eq!(post_feedback(&app, &overridden).await.0, 200);
     app.stop().await;
 
@@ -66,7 +58,6 @@ async fn feedback_round_trip_survives_a_restart() {
             .unwrap()
             .contains(&json!({"rule_id": "jak.active-malignancy", "outcome": "overridden", "count": 2}))
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -80,7 +71,6 @@ async fn the_specification_examples_are_accepted() {
     // Cards not issued by this service are kept, under an unknown rule.
     let summary = feedback_summary(&app).await;
     assert!(summary["feedback"].as_array().unwrap().iter().any(|r| r["rule_id"] == "(unknown card)"));
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -127,5 +117,4 @@ async fn invalid_feedback_is_refused_with_the_reason() {
     // Nothing of the refused bodies was stored.
     let summary = feedback_summary(&app).await;
     assert_eq!(summary["feedback"], json!([]));
-    app.stop().await;
 }

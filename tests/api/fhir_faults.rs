@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{SELECT, TestApp, fixture_json, rules_of, settings};
-
-const TOKEN: &str = "secret-token-4f7a";
+use crate::support::{FHIR_TOKEN, SELECT, TestApp, fixture_json, rules_of, without_prefetch};
 
 fn fhir_json(body: &Value) -> ResponseTemplate {
     ResponseTemplate::new(200)
@@ -33,7 +31,7 @@ async fn mock_ehr_answering_after(request: &Value, delay: Duration) -> MockServe
     let prefetch = &request["prefetch"];
     Mock::given(method("GET"))
         .and(path(format!("/fhir/Patient/{patient_id}")))
-        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("authorization", format!("Bearer {FHIR_TOKEN}").as_str()))
         .respond_with(fhir_json(&prefetch["patient"]).set_delay(delay))
         .mount(&server)
         .await;
@@ -46,7 +44,7 @@ async fn mock_ehr_answering_after(request: &Value, delay: Duration) -> MockServe
         Mock::given(method("GET"))
             .and(path(format!("/fhir/{resource}")))
             .and(query_param("patient", patient_id))
-            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .and(header("authorization", format!("Bearer {FHIR_TOKEN}").as_str()))
             .respond_with(fhir_json(&prefetch[key]).set_delay(delay))
             .mount(&server)
             .await;
@@ -62,14 +60,10 @@ async fn mock_ehr_answering_after(request: &Value, delay: Duration) -> MockServe
 }
 
 /// The mock EHR of `request`, with the resource at `at` answered by `response` instead.
-async fn ehr_with(request: &Value, at: impl Into<String>, response: ResponseTemplate) -> MockServer {
+async fn mock_ehr_with(request: &Value, at: impl Into<String>, response: ResponseTemplate) -> MockServer {
     let ehr = mock_ehr(request).await;
     Mock::given(method("GET")).and(path(at.into())).respond_with(response).with_priority(1).mount(&ehr).await;
     ehr
-}
-
-fn without_prefetch(request: &Value, fhir_server: &str) -> Vec<u8> {
-    crate::support::without_prefetch(request, fhir_server, TOKEN)
 }
 
 async fn app_with(budget_ms: u64, max_pages: usize) -> TestApp {
@@ -77,14 +71,11 @@ async fn app_with(budget_ms: u64, max_pages: usize) -> TestApp {
 }
 
 async fn app_with_bounds(budget_ms: u64, max_pages: usize, max_resources: usize) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Settings {
+    TestApp::start_changed(|s| Settings {
         fhir: FhirServerSettings::new(Duration::from_millis(budget_ms), max_pages, max_resources, false),
-        ..settings(dir.path())
-    };
-    // The temp dir is removed when `dir` drops; the store has its file open by then.
-    std::mem::forget(dir);
-    TestApp::start_with(s).await
+        ..s
+    })
+    .await
 }
 
 const CASE: &str = "requests/baricitinib-pregnant.json";
@@ -139,9 +130,8 @@ async fn no_prefetch_fetches_everything_with_the_bearer_token_and_gives_the_same
     ] {
         assert_eq!(paths.iter().filter(|x| *x == p).count(), 1, "{p} in {paths:?}");
     }
-    assert!(received.iter().all(|r| r.headers.get("authorization").unwrap() == &format!("Bearer {TOKEN}")));
+    assert!(received.iter().all(|r| r.headers.get("authorization").unwrap() == &format!("Bearer {FHIR_TOKEN}")));
     assert!(received.iter().all(|r| r.headers.get("accept").unwrap() == "application/fhir+json"));
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -154,7 +144,7 @@ async fn only_missing_keys_are_fetched_and_nothing_without_an_in_scope_order() {
     let mut partial = request.clone();
     partial["prefetch"].as_object_mut().unwrap().remove("observations");
     partial["fhirServer"] = json!(server);
-    partial["fhirAuthorization"] = json!({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
+    partial["fhirAuthorization"] = json!({"access_token": FHIR_TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
     let (status, answer) = app.call(SELECT, &serde_json::to_vec(&partial).unwrap()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(rules_of(&answer), pregnancy_card());
@@ -169,7 +159,6 @@ async fn only_missing_keys_are_fetched_and_nothing_without_an_in_scope_order() {
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, &server)).await;
     assert_eq!((status, answer), (200, json!({"cards": []})));
     assert!(ehr.received_requests().await.unwrap().is_empty());
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -180,7 +169,6 @@ async fn a_server_that_is_down_gives_412() {
     let (status, answer) =
         app.call(SELECT, &without_prefetch(&fixture_json(CASE), &format!("http://127.0.0.1:{port}/fhir"))).await;
     assert_412(status, &answer, "could not be reached");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -197,15 +185,14 @@ async fn a_401_gives_412_with_the_servers_own_message() {
         message.contains("refused access") && message.contains("401") && message.contains("token expired"),
         "{message}"
     );
-    assert!(!message.contains(TOKEN), "the token is never echoed");
-    app.stop().await;
+    assert!(!message.contains(FHIR_TOKEN), "the token is never echoed");
 }
 
 #[tokio::test]
 async fn a_403_or_a_failing_patient_read_gives_412() {
     let app = app_with(2000, 20).await;
     let request = fixture_json(CASE);
-    let ehr = ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(403).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "scope does not cover Condition"}]}))).await;
+    let ehr = mock_ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(403).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "scope does not cover Condition"}]}))).await;
     let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 412, "{answer}");
     let message = answer["message"].as_str().unwrap();
@@ -215,10 +202,9 @@ async fn a_403_or_a_failing_patient_read_gives_412() {
     );
 
     // The Patient read fails with 500: without the Patient nothing can be checked.
-    let ehr = ehr_with(&request, "/fhir/Patient/pat-008", ResponseTemplate::new(500)).await;
+    let ehr = mock_ehr_with(&request, "/fhir/Patient/pat-008", ResponseTemplate::new(500)).await;
     let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_412(status, &answer, "Patient could not be fetched");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -233,7 +219,6 @@ async fn the_keys_are_fetched_in_parallel_within_one_budget() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(rules_of(&answer), pregnancy_card(), "nothing was cut");
     assert!(started.elapsed() < Duration::from_millis(1500), "answered after {:?}", started.elapsed());
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -265,7 +250,6 @@ async fn the_medication_an_order_refers_to_is_fetched_within_the_same_budget() {
     let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(rules_of(&answer), pregnancy_card());
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -295,7 +279,6 @@ async fn a_search_over_the_resource_bound_is_cut_and_says_so() {
     let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(rules_of(&answer), pregnancy_card(), "nothing cut at {largest}");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -312,7 +295,7 @@ async fn a_missing_patient_is_412_and_a_failing_search_is_a_partial_answer_that_
     assert_412(status, &answer, "no such Patient");
 
     // Conditions fail with 503; everything else is there.
-    let ehr = ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(503)).await;
+    let ehr = mock_ehr_with(&request, "/fhir/Condition", ResponseTemplate::new(503)).await;
     let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_eq!(status, 200, "{answer}");
     let rules = rules_of(&answer);
@@ -322,7 +305,6 @@ async fn a_missing_patient_is_412_and_a_failing_search_is_a_partial_answer_that_
         unchecked["detail"].as_str().unwrap().contains("'conditions' is incomplete: the FHIR server answered 503"),
         "{unchecked}"
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -330,7 +312,7 @@ async fn a_slow_server_is_cut_at_the_time_budget() {
     let app = app_with(500, 20).await;
     let request = fixture_json(CASE);
     // Observations take 3 s: the answer comes within the budget, listing what it lacks.
-    let ehr = ehr_with(
+    let ehr = mock_ehr_with(
         &request,
         "/fhir/Observation",
         fhir_json(&request["prefetch"]["observations"]).set_delay(Duration::from_secs(3)),
@@ -348,7 +330,7 @@ async fn a_slow_server_is_cut_at_the_time_budget() {
     assert!(detail.contains("no pregnancy status in the last 9 months"), "{detail}");
 
     // A slow Patient: 412.
-    let ehr = ehr_with(
+    let ehr = mock_ehr_with(
         &request,
         "/fhir/Patient/pat-008",
         fhir_json(&request["prefetch"]["patient"]).set_delay(Duration::from_secs(3)),
@@ -356,7 +338,6 @@ async fn a_slow_server_is_cut_at_the_time_budget() {
     .await;
     let (status, answer) = call_without_prefetch(&app, &request, &ehr).await;
     assert_412(status, &answer, "budget");
-    app.stop().await;
 }
 
 /// Observations in three pages; the pregnancy status is on the last one.
@@ -428,7 +409,6 @@ async fn every_page_of_a_search_is_read_within_its_bounds() {
     let unchecked = unchecked_card(&answer);
     assert!(unchecked["detail"].as_str().unwrap().contains("more than 2 pages"), "{unchecked}");
     assert!(!rules_of(&answer).contains(&("jak.pregnancy".to_string(), "critical".to_string())));
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -453,5 +433,4 @@ async fn a_next_page_on_another_server_is_not_followed_and_http_elsewhere_is_ref
 
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, "http://fhir.example.org/r4")).await;
     assert_412(status, &answer, "https");
-    app.stop().await;
 }

@@ -219,7 +219,6 @@ async fn every_fixture_gives_exactly_the_prescribed_cards() {
         check_case(case, &response, &mut failures);
         answers.insert(name.to_string(), response);
     }
-    apps.stop().await;
     // A record coded the Dutch way gives the cards its SNOMED CT / LOINC / ATC twin gives: the
     // same rules, indicators and summaries, as many reasons, the same alternatives.
     let mut twins = 0;
@@ -262,7 +261,6 @@ async fn the_same_request_gives_the_same_cards_apart_from_uuids() {
     };
     assert_ne!(a["cards"][0]["uuid"], b["cards"][0]["uuid"], "card uuids are fresh per answer");
     assert_eq!(strip(&a), strip(&b));
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -286,7 +284,6 @@ async fn order_select_reviews_only_the_selected_orders_and_order_sign_all_drafts
     let (status, answer) = app.call(crate::support::SIGN, &serde_json::to_vec(&request).unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(rules_of(&answer), vec![("jak.restricted-population".to_string(), "warning".to_string())]);
-    app.stop().await;
 }
 
 /// The other language gives the same cards (rule, indicator, suggested drugs), keeps the card
@@ -330,6 +327,5 @@ async fn every_fixture_gives_the_same_cards_in_english_and_dutch() {
             }
         }
     }
-    apps.stop().await;
     assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
 }

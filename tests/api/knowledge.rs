@@ -5,7 +5,7 @@ use std::path::Path;
 
 use advanced_therapy_cds::knowledge::Knowledge;
 
-use crate::support::root;
+use crate::support::{binary, root};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -139,7 +139,7 @@ fn a_definition_that_uses_itself_is_refused() {
 fn the_service_does_not_start_on_broken_knowledge() {
     let dir = broken("rules/jak.pregnancy.toml", |t| t.replace("id = \"jak.pregnancy\"", "id = \"jak.zwanger\""));
     let data = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_advanced-therapy-cds"))
+    let out = binary()
         .args(["serve", "--bind", "127.0.0.1:0", "--knowledge"])
         .arg(dir.path())
         .arg("--data-dir")

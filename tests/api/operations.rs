@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use advanced_therapy_cds::cli::serve::Overrides;
 use advanced_therapy_cds::config::{Limits, Settings};
 use advanced_therapy_cds::fhir::FhirServerSettings;
 use serde_json::{Value, json};
@@ -10,20 +11,11 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
-    BIN, SELECT, ServedProcess, TestApp, fixture, fixture_json, post_json_to, root, settings, without_prefetch,
+    BIN, SELECT, ServedProcess, TestApp, feedback, fixture, fixture_json, post_json_to, root, settings,
+    without_prefetch,
 };
 
 const CASE: &str = "requests/baricitinib-age-71-ex-smoker.json";
-
-fn feedback_body() -> String {
-    json!({"feedback": [{
-        "card": uuid::Uuid::new_v4().to_string(),
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"code": "benefit-outweighs-risk", "system": "urn:advanced-therapy-cds:override-reason"}},
-        "outcomeTimestamp": "2026-11-28T10:00:00Z"
-    }]})
-    .to_string()
-}
 
 async fn feedback_rows(client: &reqwest::Client, url: &str) -> i64 {
     let summary: Value = client.get(url).send().await.unwrap().json().await.unwrap();
@@ -142,7 +134,7 @@ async fn documented_environment_variables_take_effect() {
 
 #[test]
 fn the_shipped_deployment_configuration_is_valid() {
-    let s = Settings::load(Some(&root().join("deploy/atcds.toml")), &Default::default()).unwrap();
+    let s = Settings::load(Some(&root().join("deploy/atcds.toml")), &Overrides::default()).unwrap();
     assert_eq!(s.bind.to_string(), "0.0.0.0:8080");
     assert!(s.auth.enabled, "a copied deployment refuses calls until its EHR is configured");
     assert_eq!(s.auth.issuers.len(), 1);
@@ -184,7 +176,6 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
         .unwrap();
     assert_eq!(call.status(), 200);
     assert_eq!(call.headers()["access-control-allow-origin"], "https://ehr.example.org");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -197,7 +188,7 @@ async fn a_call_over_the_time_limit_or_over_the_concurrency_limit_gets_503() {
         ..settings(dir.path())
     })
     .await;
-    let slow_call = without_prefetch(&fixture_json(CASE), &ehr.uri(), "t");
+    let slow_call = without_prefetch(&fixture_json(CASE), &ehr.uri());
     let url = app.url(&format!("/cds-services/{SELECT}"));
     let post = |body: Vec<u8>| app.client.post(&url).header("content-type", "application/json").body(body).send();
     let (first, second) = tokio::join!(post(slow_call.clone()), async {
@@ -216,7 +207,6 @@ async fn a_call_over_the_time_limit_or_over_the_concurrency_limit_gets_503() {
     assert!(body["message"].as_str().unwrap().contains("400 ms"));
     // The slot is free again.
     assert_eq!(post(fixture(CASE)).await.unwrap().status(), 200);
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -233,23 +223,27 @@ async fn metrics_count_calls_cards_feedback_and_fhir_fetches() {
     };
     let calls = format!("atcds_requests_total{{service=\"{SELECT}\",status=\"200\"}}");
     let cards = "atcds_cards_total{rule=\"jak.restricted-population\",indicator=\"warning\"}";
-    let feedback = "atcds_feedback_total{rule=\"unknown\",outcome=\"overridden\"}";
+    let feedbacks = "atcds_feedback_total{rule=\"unknown\",outcome=\"overridden\"}";
     let fetches = "atcds_fhir_fetches_total{key=\"conditions\",outcome=\"ok\"}";
     let before = scrape().await;
     for _ in 0..3 {
         let (status, _) = app.call(SELECT, &fixture(CASE)).await;
         assert_eq!(status, 200);
     }
-    let (status, _) = app.call(SELECT, &without_prefetch(&fixture_json(CASE), &ehr.uri(), "t")).await;
+    let (status, _) = app.call(SELECT, &without_prefetch(&fixture_json(CASE), &ehr.uri())).await;
     assert_eq!(status, 200);
     let feedback_url = app.url(&format!("/cds-services/{SELECT}/feedback"));
-    assert_eq!(post_json_to(&app.client, &feedback_url, feedback_body()).await, 200);
+    assert_eq!(
+        post_json_to(&app.client, &feedback_url, feedback("overridden", &uuid::Uuid::new_v4().to_string()).to_string())
+            .await,
+        200
+    );
     let resp = app.client.post(app.url("/cds-services/no-such-service")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
     let after = scrape().await;
     assert!(count(&after, &calls) - count(&before, &calls) >= 4.0, "calls counted:\n{after}");
     assert!(count(&after, cards) - count(&before, cards) >= 4.0, "cards per rule and indicator:\n{after}");
-    assert!(count(&after, feedback) - count(&before, feedback) >= 1.0, "feedback per rule and outcome:\n{after}");
+    assert!(count(&after, feedbacks) - count(&before, feedbacks) >= 1.0, "feedback per rule and outcome:\n{after}");
     assert!(count(&after, fetches) - count(&before, fetches) >= 1.0, "FHIR fetches:\n{after}");
     assert!(after.contains("atcds_request_duration_seconds_bucket{service=\""), "latency histogram:\n{after}");
     assert!(after.contains("atcds_fhir_fetch_duration_seconds_bucket{key=\"patient\""), "FHIR latency:\n{after}");
@@ -258,7 +252,6 @@ async fn metrics_count_calls_cards_feedback_and_fhir_fetches() {
     assert_eq!(app.client.post(app.url(&long)).send().await.unwrap().status(), 404);
     let last = scrape().await;
     assert!(!last.contains("no-such-service") && !last.contains("xxxxxxxx"), "invented paths are not labels");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -274,7 +267,10 @@ async fn feedback_answered_before_a_sigkill_is_there_after_the_restart() {
     const SENT: i64 = 25;
     let mut last_answer = Instant::now();
     for _ in 0..SENT {
-        assert_eq!(post_json_to(&client, &url, feedback_body()).await, 200);
+        assert_eq!(
+            post_json_to(&client, &url, feedback("overridden", &uuid::Uuid::new_v4().to_string()).to_string()).await,
+            200
+        );
         last_answer = Instant::now();
     }
     // Child::kill is SIGKILL, sent without starting another process.
@@ -315,12 +311,16 @@ async fn sigterm_lets_calls_in_progress_finish_and_loses_no_feedback() {
     let call = client
         .post(served.url(&format!("/cds-services/{SELECT}")))
         .header("content-type", "application/json")
-        .body(without_prefetch(&fixture_json(CASE), &ehr.uri(), "t"))
+        .body(without_prefetch(&fixture_json(CASE), &ehr.uri()))
         .send();
     let in_progress = tokio::spawn(call);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let feedback_url = served.url(&format!("/cds-services/{SELECT}/feedback"));
-    assert_eq!(post_json_to(&client, &feedback_url, feedback_body()).await, 200);
+    assert_eq!(
+        post_json_to(&client, &feedback_url, feedback("overridden", &uuid::Uuid::new_v4().to_string()).to_string())
+            .await,
+        200
+    );
     served.signal("TERM");
     let answer = in_progress.await.unwrap().expect("the call in progress is answered");
     assert_eq!(answer.status(), 200, "the call in progress finished");

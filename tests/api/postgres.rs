@@ -11,7 +11,7 @@ use std::time::Duration;
 use advanced_therapy_cds::config::Settings;
 use serde_json::json;
 
-use crate::support::{SELECT, ServedProcess, TestApp, post_json_to, root, settings};
+use crate::support::{SELECT, ServedProcess, TestApp, feedback, post_json_to, root, settings};
 
 /// A PostgreSQL cluster of its own, stopped when dropped.
 pub struct Postgres {
@@ -123,16 +123,6 @@ fn postgres_or_skip(test: &str) -> Option<Postgres> {
     }
 }
 
-fn feedback(card: &str) -> String {
-    json!({"feedback": [{
-        "card": card,
-        "outcome": "accepted",
-        "acceptedSuggestions": [{"id": "9d0c1b7e-0000-4000-8000-000000000001"}],
-        "outcomeTimestamp": "2026-11-28T10:00:00Z"
-    }]})
-    .to_string()
-}
-
 #[tokio::test]
 async fn feedback_is_stored_and_summarised_in_postgresql() {
     let Some(pg) = postgres_or_skip("feedback_is_stored_and_summarised_in_postgresql") else { return };
@@ -146,7 +136,7 @@ async fn feedback_is_stored_and_summarised_in_postgresql() {
     let card = answer["cards"][0]["uuid"].as_str().unwrap().to_string();
     let feedback_url = app.url(&format!("/cds-services/{SELECT}/feedback"));
     for _ in 0..3 {
-        assert_eq!(post_json_to(&app.client, &feedback_url, feedback(&card)).await, 200);
+        assert_eq!(post_json_to(&app.client, &feedback_url, feedback("accepted", &card).to_string()).await, 200);
     }
     let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -166,8 +156,7 @@ async fn feedback_is_stored_and_summarised_in_postgresql() {
     let ready = other.client.get(other.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let feedback_url = other.url(&format!("/cds-services/{SELECT}/feedback"));
-    assert_eq!(post_json_to(&other.client, &feedback_url, feedback(&card)).await, 503);
-    other.stop().await;
+    assert_eq!(post_json_to(&other.client, &feedback_url, feedback("accepted", &card).to_string()).await, 503);
 }
 
 #[tokio::test]
@@ -198,7 +187,7 @@ async fn feedback_in_postgresql_survives_a_sigkill_of_the_service() {
     let feedback_url = served.url(&format!("/cds-services/{SELECT}/feedback"));
     for i in 0..10 {
         let card = format!("00000000-0000-8000-8000-{i:012}");
-        assert_eq!(post_json_to(&client, &feedback_url, feedback(&card)).await, 200);
+        assert_eq!(post_json_to(&client, &feedback_url, feedback("accepted", &card).to_string()).await, 200);
     }
     served.child.kill().unwrap();
     let _ = served.wait(Duration::from_secs(5));

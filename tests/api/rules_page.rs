@@ -107,7 +107,6 @@ async fn the_rules_page_shows_every_rule_reason_text_value_set_and_drug() {
         .count();
     assert!(matrix.matches("<td>—</td>").count() >= jak_rules, "JAK-only rules show — for dupilumab");
     assert!(matrix.contains("↓↓") && matrix.contains("↓") && matrix.contains(">0<"));
-    app.stop().await;
 }
 
 fn escape(s: &str) -> String {

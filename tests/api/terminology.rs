@@ -15,11 +15,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use advanced_therapy_cds::config::Settings;
 use advanced_therapy_cds::terminology::TerminologySettings;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{BIN, SELECT, TestApp, fixture, root, rules_of, settings};
+use crate::support::{BIN, SELECT, TestApp, fixture, root, rules_of};
 
 const CASE: &str = "requests/meaning/codes-for-a-terminology-server.json";
 /// The ECL questions this test makes the service ask (one per code), and the definition the
@@ -197,13 +198,12 @@ async fn tx_server() -> TxServer {
 }
 
 async fn app_with_terminology(url: &str, budget_ms: u64) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = settings(dir.path());
-    s.terminology = TerminologySettings { url: Some(url.to_string()), ..TerminologySettings::default() };
-    s.fhir = advanced_therapy_cds::fhir::FhirServerSettings::new(Duration::from_millis(budget_ms), 20, 5000, false);
-    let mut app = TestApp::start_with(s).await;
-    app.keep(dir);
-    app
+    TestApp::start_changed(|s| Settings {
+        terminology: TerminologySettings { url: Some(url.to_string()), ..TerminologySettings::default() },
+        fhir: advanced_therapy_cds::fhir::FhirServerSettings::new(Duration::from_millis(budget_ms), 20, 5000, false),
+        ..s
+    })
+    .await
 }
 
 fn unchecked_lines(response: &Value) -> Vec<String> {
@@ -246,7 +246,6 @@ async fn a_server_that_does_not_answer_leaves_the_codes_it_could_not_place_named
     );
     // The shipped knowledge still answers for what it covers: no card is made up or dropped.
     assert!(!rules_of(&response).iter().any(|(r, _)| r == "jak.active-malignancy"), "{response}");
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -262,7 +261,6 @@ async fn a_slow_server_is_cut_by_the_calls_time_budget() {
         unchecked_lines(&response).iter().any(|l| l.contains("the terminology server did not answer")),
         "{response}"
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -280,7 +278,6 @@ async fn answers_are_cached_so_a_code_is_asked_about_once() {
     sorted.sort();
     expected.sort();
     assert_eq!(sorted, expected, "three calls asked {asked:?}");
-    app.stop().await;
 }
 
 #[tokio::test]

@@ -16,7 +16,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::config::{AuthSettings, Issuer};
+mod settings;
+
+pub use settings::{AuthFile, AuthSettings, Issuer};
+
 use crate::storage::Store;
 
 /// Asymmetric signatures only: an HMAC "signed" with the issuer's public key proves nothing.

@@ -1,0 +1,108 @@
+//! What handlers take from a request: the prescriber's language, a JSON body within the limit,
+//! and `CdsCall`, the opening shared by the service call and its feedback.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, AcceptLanguage, Header};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_core::Stream;
+use tracing::field;
+
+use super::{ApiError, AppState};
+use crate::vocabulary::Language;
+
+/// The prescriber's language: Dutch when `Accept-Language` ranks `nl` above `en`.
+pub fn language(req: &HttpRequest) -> Language {
+    let Ok(accept) = AcceptLanguage::parse(req) else {
+        return Language::En;
+    };
+    for preference in accept.ranked() {
+        if let header::Preference::Specific(tag) = preference {
+            match tag.primary_language() {
+                "nl" => return Language::Nl,
+                "en" => return Language::En,
+                _ => {}
+            }
+        }
+    }
+    Language::En
+}
+
+/// A call to `/cds-services/{id}` or its feedback. Extracting it takes the service id from the
+/// path and keeps the request and its body stream; `open`, awaited inside the handler's span,
+/// records the caller, checks the service id against the knowledge and reads the JSON body, so
+/// that a refusal is logged with the call it refuses.
+pub struct CdsCall {
+    pub service: String,
+    req: HttpRequest,
+    payload: Payload,
+    state: web::Data<AppState>,
+}
+
+impl FromRequest for CdsCall {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<CdsCall, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let call = (|| {
+            let service = web::Path::<String>::extract(req).into_inner()?.into_inner();
+            let state = web::Data::<AppState>::extract(req).into_inner()?;
+            Ok(CdsCall { service, req: req.clone(), payload: payload.take(), state })
+        })();
+        std::future::ready(call)
+    }
+}
+
+impl CdsCall {
+    /// The service id for the log (`unknown` unless it is one of ours).
+    pub fn logged_service(&self) -> &str {
+        self.state.logged_service(&self.service)
+    }
+
+    pub fn language(&self) -> Language {
+        language(&self.req)
+    }
+
+    /// Name the caller in the current span, check the service, read the body.
+    pub async fn open(&mut self) -> Result<web::Bytes, ApiError> {
+        // The authenticated EHR (its issuer; no patient data), kept with the request by the gate.
+        if let Some(caller) = self.req.extensions().get::<crate::auth::Caller>() {
+            tracing::Span::current().record("issuer", field::display(&caller.issuer));
+        }
+        if self.state.advisor.knowledge.service(&self.service).is_none() {
+            return Err(ApiError::NotFound(format!("no CDS service `{}`; see GET /cds-services", self.service)));
+        }
+        json_body(&self.req, &mut self.payload, self.state.limits.max_body_bytes).await
+    }
+}
+
+/// Read a JSON body up to the limit; anything else is refused before it is parsed.
+async fn json_body(req: &HttpRequest, payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
+        return Err(ApiError::UnsupportedMediaType(if content_type.is_empty() {
+            "send the body as JSON with `Content-Type: application/json`".into()
+        } else {
+            format!("`Content-Type: {content_type}` is not JSON; send application/json")
+        }));
+    }
+    let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if length.is_some_and(|l| l > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    // One buffer of the announced size, so a typical prefetch is not regrown and copied as its
+    // chunks arrive; at most 256 KiB up front, so that slow senders announcing large bodies
+    // cannot make the service reserve memory for data that has not come.
+    let mut body = web::BytesMut::with_capacity(length.unwrap_or(0).min(256 * 1024));
+    while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *payload).poll_next(cx)).await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("the body is empty; send a CDS Hooks request".into()));
+    }
+    Ok(body.freeze())
+}

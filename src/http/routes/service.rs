@@ -1,0 +1,57 @@
+//! `POST /cds-services/{id}`: one CDS Hooks call, answered with cards. Its span carries the
+//! service, hook, hookInstance, counts, status and time — never patient data.
+
+use std::time::Instant;
+
+use actix_web::{HttpResponse, web};
+use tracing::{Instrument, field};
+
+use crate::http::extract::CdsCall;
+use crate::http::{ApiError, AppState};
+use crate::telemetry;
+
+pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Never patient data in a span: service, hook, hookInstance, counts and time only.
+    let span = tracing::info_span!(
+        "cds_call",
+        service = call.logged_service(),
+        issuer = field::Empty,
+        hook = field::Empty,
+        hook_instance = field::Empty,
+        orders = field::Empty,
+        cards = field::Empty,
+        status = field::Empty,
+        elapsed_ms = field::Empty,
+    );
+    let started = Instant::now();
+    let language = call.language();
+    let result = async {
+        let body = call.open().await?;
+        let advice = state.advisor.advise(&call.service, &body, language, state.clock.today()).await?;
+        Ok::<_, ApiError>(advice)
+    }
+    .instrument(span.clone())
+    .await;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("elapsed_ms", (elapsed * 1000.0).round() / 1000.0);
+    match result {
+        Ok(advice) => {
+            span.record("hook", field::display(&advice.hook));
+            span.record("hook_instance", field::display(&advice.hook_instance));
+            span.record("orders", advice.orders_reviewed);
+            span.record("cards", advice.response.cards.len());
+            span.record("status", 200);
+            span.in_scope(|| tracing::info!("answered"));
+            for card in &advice.response.cards {
+                let rule = card.source.topic.as_ref().map(|t| t.code.as_str()).unwrap_or("");
+                telemetry::card(rule, card.indicator.as_str());
+            }
+            Ok(HttpResponse::Ok().json(advice.response))
+        }
+        Err(e) => {
+            span.record("status", e.status_code_u16());
+            span.in_scope(|| tracing::warn!(error = e.kind(), "refused"));
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What every worker shares: the advisor (knowledge and engine), the feedback store, the
+//! authenticator, the limits with the slots of calls in progress, the clock, the rules page.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::rules_page;
+use crate::advice::Advisor;
+use crate::auth::Authenticator;
+use crate::config::{Clock, Limits};
+use crate::storage::Store;
+
+/// Shared by all workers.
+pub struct AppState {
+    pub advisor: Advisor,
+    pub store: Store,
+    /// `None`: authentication is off.
+    pub auth: Option<Authenticator>,
+    /// This service's URL as EHRs call it: tokens' `aud` names an endpoint under it.
+    pub public_url: String,
+    pub limits: Limits,
+    /// One permit per call in progress (`limits.max_concurrent_requests`), taken by the gate.
+    pub(super) in_flight: Arc<Semaphore>,
+    pub clock: Clock,
+    /// The rules page, rendered once: the knowledge does not change while the service runs.
+    pub rules_page: String,
+}
+
+impl AppState {
+    pub fn new(
+        advisor: Advisor,
+        store: Store,
+        auth: Option<Authenticator>,
+        public_url: String,
+        limits: Limits,
+        clock: Clock,
+    ) -> AppState {
+        let rules_page = rules_page::render(&advisor.knowledge, advisor.jurisdiction).into_string();
+        let in_flight = Arc::new(Semaphore::new(limits.max_concurrent_requests));
+        AppState { advisor, store, auth, public_url, limits, in_flight, clock, rules_page }
+    }
+
+    /// The service id for the log: one of ours, or `unknown` — a caller's path segment (which may
+    /// hold line breaks or anything else) never reaches the log.
+    pub(super) fn logged_service<'a>(&self, service: &'a str) -> &'a str {
+        if self.advisor.knowledge.service(service).is_some() { service } else { "unknown" }
+    }
+}
