@@ -6,8 +6,9 @@ use fhir_sdk::r4b::resources::{MedicationRequestMedication, MedicationStatementM
 use fhir_sdk::r4b::types::CodeableConcept;
 use serde::Serialize;
 
+use super::UnclassifiedWhy;
 use super::concepts::{codings, concept_of, medication_concept};
-use super::{ConditionReading, UnclassifiedWhy, condition};
+use super::condition::{ConditionReading, read_condition};
 use crate::fhir::PatientRecord;
 use crate::knowledge::{Knowledge, ValueSetMask};
 use crate::terminology::ServerAnswers;
@@ -83,7 +84,7 @@ pub fn classify_record(
     for (i, c) in record.conditions.iter().enumerate() {
         let resource = name("Condition", c.id.as_deref(), i);
         let codes = code_list(c.code.as_ref());
-        let item = match condition(knowledge, c, server) {
+        let item = match read_condition(knowledge, c, server) {
             ConditionReading::Fact(fact) => ClassifiedResource {
                 resource,
                 label: fact.concept.label.clone(),
@@ -120,7 +121,7 @@ pub fn classify_record(
     }
     for (i, o) in record.observations.iter().enumerate() {
         let mut item = coded(knowledge, name("Observation", o.id.as_deref(), i), &o.code);
-        if let Some(fact) = super::observation(knowledge, o) {
+        if let Some(fact) = super::observation::read_observation(knowledge, o) {
             let answers = keys(knowledge, &fact.answer);
             item.concepts.extend(answers.into_iter().map(|a| format!("answer:{a}")));
         }
