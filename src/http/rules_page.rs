@@ -91,7 +91,9 @@ pub fn render(k: &Knowledge, jurisdiction: Jurisdiction) -> Markup {
                     a href="#rules" { "Rules" } " · "
                     a href="#definitions" { "Definitions" } " · "
                     a href="#value-sets" { "Value sets" } " · "
-                    a href="#drugs" { "Drugs" }
+                    a href="#drugs" { "Drugs" } " · "
+                    a href="#alternatives" { "Alternatives" } " · "
+                    a href="#messages" { "Card wording" }
                 }
                 section id="matrix" {
                     h2 { "Decision matrix per drug, as the service applies it" }
@@ -117,13 +119,38 @@ pub fn render(k: &Knowledge, jurisdiction: Jurisdiction) -> Markup {
                     h2 { "Patient preferences (biologics vs JAK inhibitors)" }
                     p { "Not warnings: points to weigh together with the patient. " small { "Source: " (k.preferences_source) } }
                     table {
-                        tr { th { "preference" } th { "voorkeur" } th { "biologics" } th { "JAK inhibitors" } }
+                        tr { th { "preference" } th { "voorkeur" } @for c in k.classes.values() { th { (c.name.en) } } }
                         @for p in &k.preferences {
                             tr {
                                 td { (p.text.en) } td { (p.text.nl) }
-                                td { (p.arrows.get("biologic").map(String::as_str).unwrap_or("")) }
-                                td { (p.arrows.get("jak").map(String::as_str).unwrap_or("")) }
+                                @for c in k.classes.keys() { td { (p.arrows.get(c).map(String::as_str).unwrap_or("")) } }
                             }
+                        }
+                    }
+                }
+                section id="alternatives" {
+                    h2 { "Alternatives (alternatives.toml)" }
+                    p { "An order of a drug of a set, for the set's indication, gets every other drug of the set reviewed as if ordered instead; one is suggested only without a finding of these strengths and without missing data that withholds it." }
+                    table {
+                        tr { th { "set" } th { "indication" } th { "drugs" } th { "not suggested with" } th { "source" } }
+                        @for set in &k.alternative_sets {
+                            tr {
+                                td { (set.title.en) br; small { (set.title.nl) } }
+                                td { code { (k.value_set(set.indication).key) } }
+                                td { @for d in k.drugs.iter().filter(|d| set.drugs.contains(d.id)) { (d.key) " " } }
+                                td { @for r in &set.withhold_on { (r.arrow()) " " } }
+                                td { small { (set.source) } }
+                            }
+                        }
+                    }
+                }
+                section id="messages" {
+                    h2 { "Card wording (messages.toml)" }
+                    p { small { "Source: " (k.messages.source) } }
+                    table {
+                        tr { th { "message" } th { "English" } th { "Nederlands" } }
+                        @for (key, text) in &k.messages.texts {
+                            tr { td { code { (key) } } td { (text.en) } td { (text.nl) } }
                         }
                     }
                 }

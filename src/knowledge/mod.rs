@@ -6,6 +6,7 @@ mod compile;
 mod describe;
 pub mod ecl;
 mod expansion;
+mod messages;
 pub mod spec;
 mod text_match;
 
@@ -18,6 +19,7 @@ pub use compile::{KnowledgeError, KnowledgeErrors};
 pub use describe::describe;
 pub use ecl::Constraint;
 pub use expansion::ExpansionFile;
+pub use messages::{MESSAGE_KEYS, Messages};
 pub use text_match::{CueKind, CuePlace, TextFinding};
 
 pub use crate::language::ast::*;
@@ -297,6 +299,8 @@ pub struct Knowledge {
     pub rules: Vec<Rule>,
     /// Which drugs may be suggested in place of an ordered one, per indication.
     pub alternative_sets: Vec<AlternativeSet>,
+    /// The card sentences that are no rule's.
+    pub messages: Messages,
     pub quantities: Vec<QuantityKind>,
     pub preferences: Vec<Preference>,
     pub preferences_source: String,

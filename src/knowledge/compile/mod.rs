@@ -28,6 +28,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let units: Option<UnitsFile> = diag.read("units.toml");
     let preferences: Option<PreferencesFile> = diag.read("preferences.toml");
     let alternatives: Option<AlternativesFile> = diag.read("alternatives.toml");
+    let messages: Option<MessagesFile> = diag.read("messages.toml");
     let value_set_files: Vec<(String, ValueSetsFile)> =
         diag.list("value-sets").into_iter().filter_map(|f| diag.read(&f).map(|v| (f, v))).collect();
     let rule_files: Vec<(String, RuleSpec)> =
@@ -41,7 +42,8 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         Some(units),
         Some(preferences),
         Some(alternatives),
-    ) = (catalogue, service, systems, drugs, definitions, units, preferences, alternatives)
+        Some(messages),
+    ) = (catalogue, service, systems, drugs, definitions, units, preferences, alternatives, messages)
     else {
         return Err(KnowledgeErrors(diag.errors));
     };
@@ -53,6 +55,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let discovery = service::discovery(&mut diag, &service, &t, &rules);
     let preference_rows = service::preferences(&mut diag, &preferences, &t);
     let alternative_sets = service::alternative_sets(&mut diag, &alternatives, &t);
+    let messages = service::messages(&mut diag, &messages);
     if !diag.errors.is_empty() {
         return Err(KnowledgeErrors(diag.errors));
     }
@@ -70,6 +73,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         codes: t.codes,
         rules: rules.rules,
         alternative_sets,
+        messages,
         quantities: t.quantities,
         preferences: preference_rows,
         preferences_source: preferences.source,

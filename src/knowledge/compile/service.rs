@@ -168,3 +168,31 @@ pub(crate) fn alternative_sets(
     }
     sets
 }
+
+/// The message catalogue: every key the cards use, each in English and Dutch with the same
+/// placeholders, and no key the cards do not know.
+pub(crate) fn messages(diag: &mut Diagnostics, file: &MessagesFile) -> Messages {
+    const FILE: &str = "messages.toml";
+    if blank(&file.source) {
+        diag.error(FILE, "", "has no source");
+    }
+    for key in file.messages.keys() {
+        if !MESSAGE_KEYS.contains(&key.as_str()) {
+            diag.error(FILE, format!("message `{key}`"), "is not a message the cards use");
+        }
+    }
+    let mut texts = BTreeMap::new();
+    for key in MESSAGE_KEYS {
+        let entry = format!("message `{key}`");
+        let Some(map) = file.messages.get(*key) else {
+            diag.error(FILE, &entry, "is missing: the cards use it");
+            continue;
+        };
+        let text = super::rules::localized(diag, FILE, &entry, "text", map);
+        if crate::knowledge::messages::placeholders(&text.en) != crate::knowledge::messages::placeholders(&text.nl) {
+            diag.error(FILE, &entry, "the English and Dutch texts fill in different {placeholders}");
+        }
+        texts.insert(key.to_string(), text);
+    }
+    Messages { source: file.source.clone(), texts }
+}

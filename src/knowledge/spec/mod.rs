@@ -158,6 +158,14 @@ pub struct PreferenceSpec {
     pub arrows: BTreeMap<String, String>,
 }
 
+/// `messages.toml`: the card sentences that are no rule's, in each language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesFile {
+    pub source: String,
+    pub messages: BTreeMap<String, BTreeMap<String, String>>,
+}
+
 /// `alternatives.toml`: which drugs may replace an ordered one, for which indication.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,98 @@
+//! The message catalogue (`cds-services/messages.toml`): every sentence of a card that is not
+//! a rule's, in each language, checked at start-up. `MESSAGE_KEYS` is the contract with the
+//! card renderer: each key it uses must be in the file, and the file holds no other.
+
+use std::collections::BTreeMap;
+
+use super::Localized;
+use crate::vocabulary::Language;
+
+/// Every message the cards use.
+pub const MESSAGE_KEYS: &[&str] = &[
+    "card.found",
+    "card.recognised-by-text",
+    "card.source",
+    "summary.reasons",
+    "date",
+    "number.decimal-separator",
+    "dose",
+    "evidence.age",
+    "evidence.planned",
+    "evidence.first-ordered",
+    "evidence.weeks-ago",
+    "evidence.earlier-order",
+    "evidence.days-on-dose",
+    "evidence.by-text",
+    "unclassified.unknown-codes",
+    "unclassified.server-unanswered",
+    "unclassified.no-code",
+    "condition-status.active",
+    "condition-status.recurrence",
+    "condition-status.relapse",
+    "condition-status.inactive",
+    "condition-status.remission",
+    "condition-status.resolved",
+    "medication-status.active",
+    "medication-status.on-hold",
+    "medication-status.completed",
+    "medication-status.stopped",
+    "medication-status.draft",
+    "link.rule",
+    "link.preferences",
+    "alternatives.none",
+    "alternatives.suitable",
+    "alternatives.against",
+    "alternatives.unchecked",
+    "alternatives.prescribed",
+    "suggestion.label",
+    "suggestion.delete",
+    "suggestion.create",
+];
+
+/// The catalogue, by key.
+#[derive(Debug, Clone, Default)]
+pub struct Messages {
+    pub source: String,
+    pub texts: BTreeMap<String, Localized>,
+}
+
+impl Messages {
+    /// The message as written. A key outside `MESSAGE_KEYS` is a programming error, caught by
+    /// the start-up check and the tests.
+    pub fn get<'a>(&'a self, key: &'a str, language: Language) -> &'a str {
+        self.texts.get(key).map(|t| t.get(language)).unwrap_or(key)
+    }
+
+    /// The message with its `{placeholders}` filled in.
+    pub fn fill(&self, key: &str, language: Language, values: &[(&str, &str)]) -> String {
+        let mut text = self.get(key, language).to_string();
+        for (name, value) in values {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
+    }
+}
+
+/// The `{names}` a text fills in, sorted.
+pub(crate) fn placeholders(text: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = text
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_the_names_in_braces() {
+        assert_eq!(placeholders("{drug}: {reasons} and {drug}"), vec!["drug", "reasons"]);
+        assert!(placeholders("no {} braces {not a name}").is_empty());
+    }
+}
