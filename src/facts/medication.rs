@@ -7,7 +7,7 @@ use fhir_sdk::r4b::resources::{
 use fhir_sdk::r4b::resources::{
     ImmunizationOccurrence, MedicationRequestMedication, MedicationStatementEffective, MedicationStatementMedication,
 };
-use fhir_sdk::r4b::types::Reference;
+use fhir_sdk::r4b::types::{CodeableConcept, Reference};
 
 use super::concepts::{codings, day_of, medication_concept};
 use super::*;
@@ -212,4 +212,23 @@ pub(super) fn unidentified(
             UnclassifiedWhy::NoCode
         },
     })
+}
+
+/// The product a recorded order names: its code, or the code of the Medication it refers to.
+pub(super) fn request_product<'r>(record: &'r PatientRecord, r: &'r MedicationRequest) -> Option<&'r CodeableConcept> {
+    match &r.medication {
+        MedicationRequestMedication::CodeableConcept(cc) => Some(cc),
+        MedicationRequestMedication::Reference(m) => find_medication(record, &r.contained, m)?.code.as_ref(),
+    }
+}
+
+/// The product a medication statement names (as `request_product`).
+pub(super) fn statement_product<'r>(
+    record: &'r PatientRecord,
+    s: &'r MedicationStatement,
+) -> Option<&'r CodeableConcept> {
+    match &s.medication {
+        MedicationStatementMedication::CodeableConcept(cc) => Some(cc),
+        MedicationStatementMedication::Reference(m) => find_medication(record, &s.contained, m)?.code.as_ref(),
+    }
 }

@@ -12,8 +12,6 @@ mod observation;
 mod orders;
 mod timeline;
 
-use fhir_sdk::r4b::resources::{MedicationRequestMedication, MedicationStatementMedication};
-
 pub use classify::{ClassifiedResource, Recognition, classify_record};
 pub use concepts::{Concept, MatchedBy, age_on, months_before};
 use concepts::{codings, concept_of, day};
@@ -66,30 +64,17 @@ impl PatientFacts {
                 ConditionReading::Ignored => {}
             }
         }
-        for r in &record.medication_requests {
-            if let Some(status) = MedicationStatus::from_fhir(&r.status) {
-                let fact = medication_request(knowledge, record, r, status, None);
-                let code = match &r.medication {
-                    MedicationRequestMedication::CodeableConcept(cc) => Some(cc),
-                    MedicationRequestMedication::Reference(m) => {
-                        find_medication(record, &r.contained, m).and_then(|m| m.code.as_ref())
-                    }
-                };
-                facts.unidentified_medications.extend(unidentified(&fact, code));
-                facts.medications.push(fact);
-            }
-        }
-        for s in &record.medication_statements {
-            if let Some(fact) = medication_statement(knowledge, record, s) {
-                let code = match &s.medication {
-                    MedicationStatementMedication::CodeableConcept(cc) => Some(cc),
-                    MedicationStatementMedication::Reference(m) => {
-                        find_medication(record, &s.contained, m).and_then(|m| m.code.as_ref())
-                    }
-                };
-                facts.unidentified_medications.extend(unidentified(&fact, code));
-                facts.medications.push(fact);
-            }
+        let requests = record.medication_requests.iter().filter_map(|r| {
+            let status = MedicationStatus::from_fhir(&r.status)?;
+            Some((medication_request(knowledge, record, r, status, None), request_product(record, r)))
+        });
+        let statements = record
+            .medication_statements
+            .iter()
+            .filter_map(|s| Some((medication_statement(knowledge, record, s)?, statement_product(record, s))));
+        for (fact, product) in requests.chain(statements) {
+            facts.unidentified_medications.extend(unidentified(&fact, product));
+            facts.medications.push(fact);
         }
         for r in &record.immunization_recommendations {
             facts.planned_immunizations.extend(read_planned_immunizations(knowledge, r));

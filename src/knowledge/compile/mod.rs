@@ -8,6 +8,8 @@ mod expansions;
 mod rules;
 mod service;
 mod terminology;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

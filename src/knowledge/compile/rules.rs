@@ -333,7 +333,12 @@ fn rule_texts(
 /// The advice for an ongoing treatment: in both languages or neither, and present on every
 /// warning or critical rule about the drug ordered that also fires on a continuation
 /// (rules-catalog.md, "Continuation wording").
-fn continuation_texts(diag: &mut Diagnostics, file: &str, entry: &str, spec: &RuleSpec) -> Option<Localized> {
+pub(crate) fn continuation_texts(
+    diag: &mut Diagnostics,
+    file: &str,
+    entry: &str,
+    spec: &RuleSpec,
+) -> Option<Localized> {
     let text = |lang: &str| spec.text.get(lang).and_then(|t| t.continuation.clone()).filter(|t| !blank(t));
     let warns = spec.recommendation.is_against();
     match (text("en"), text("nl")) {

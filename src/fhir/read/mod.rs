@@ -423,45 +423,4 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(s: &str) -> Box<RawValue> {
-        RawValue::from_string(s.to_string()).unwrap()
-    }
-
-    #[test]
-    fn a_malformed_resource_is_named_and_the_rest_kept() {
-        let json = raw(r#"{"resourceType":"Bundle","type":"searchset","entry":[
-            {"resource":{"resourceType":"Condition","id":"ok","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}},
-            {"resource":{"resourceType":"Condition","id":"bad","subject":{"reference":"Patient/p1"},"recordedDate":"1950-13-45"}}]}"#);
-        let mut record = PatientRecord::default();
-        let reading = read_key("conditions", &json, "p1", &mut record, usize::MAX).unwrap();
-        assert_eq!(reading.resources, 1);
-        assert_eq!(record.conditions.len(), 1);
-        assert!(
-            matches!(&record.problems[0], RecordProblem::Unreadable { resource, .. } if resource == "Condition/bad")
-        );
-    }
-
-    #[test]
-    fn wrong_type_and_other_patient_are_refused() {
-        let mut record = PatientRecord::default();
-        let obs = raw(r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}"#);
-        assert!(read_key("conditions", &obs, "p1", &mut record, usize::MAX).unwrap_err().0.contains("Observation/o"));
-        let other = raw(r#"{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p2"}}"#);
-        assert!(
-            read_key("conditions", &other, "p1", &mut record, usize::MAX).unwrap_err().0.contains("another patient")
-        );
-    }
-
-    #[test]
-    fn operation_outcome_is_a_failure_with_its_message() {
-        let mut record = PatientRecord::default();
-        let oo = raw(
-            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"search took too long"}]}"#,
-        );
-        let reading = read_key("observations", &oo, "p1", &mut record, usize::MAX).unwrap();
-        assert_eq!(reading.failure.as_deref(), Some("error timeout: search took too long"));
-    }
-}
+mod tests;

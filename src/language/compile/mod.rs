@@ -219,3 +219,6 @@ pub fn is_dated(c: &Criterion) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests;
