@@ -101,7 +101,8 @@ impl Application {
         }
         let advisor = Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone())
             .with_public_url(public_url.clone())
-            .with_terminology_server(terminology);
+            .with_terminology_server(terminology)
+            .with_max_draft_orders(settings.limits.max_draft_orders);
         let state = web::Data::new(AppState::new(
             advisor,
             store.clone(),
