@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Load test (issue 8): the release service against a bare actix-web baseline, in one run on
-# this machine, with the typical-patient order-select request (bench/typical.json: one
-# baricitinib order, 20 conditions, 10 medications, 50 observations, full prefetch).
+# Load test (issues 8 and 16): the release service against a bare actix-web baseline, in one
+# run on this machine, with three order-select requests of one baricitinib order each:
+#   bench/small.json    the fixture as it is: 16 resources, 11 KB (what most calls look like)
+#   bench/typical.json  20 conditions, 10 medications, 50 observations, 5 immunizations, 51 KB
+#   bench/heavy.json    500 conditions, 200 medications, 2,000 observations, 100 immunizations, 1.6 MB
 #
-#   bench/load.sh                      # 10 s per run at 1, 8, 32 and 128 connections
-#   DURATION=30 CONNECTIONS="32" bench/load.sh
+#   bench/load.sh                      # 10 s per run at 1 and 32 connections, each request
+#   DURATION=30 CONNECTIONS="8 32 128" REQUESTS=bench/small.json bench/load.sh
 #
-# For each connection count it runs wrk (a fixed duration, a bounded number of connections, a
-# 2 s warm-up first) against the baseline (bench/baseline: parses the same JSON body into a
-# serde_json::Value and answers one fixed card, on the system allocator), the same baseline
-# built with the service's allocator (mimalloc), and the service, and prints throughput,
-# p50/p99/p99.9 latency and peak RSS of each, and the service/baseline ratios. All listen on
-# 127.0.0.1 with the same number of worker threads; the load generator shares the machine's
-# cores with them, so compare the rows, don't quote the absolutes. Before the load it times the
-# service's start-up (exec to a ready /health/ready).
+# For each request and connection count it runs wrk (a fixed duration, a bounded number of
+# connections, a 2 s warm-up first) against the baseline (bench/baseline: parses the same JSON
+# body into a serde_json::Value and answers one fixed card, on the system allocator), the same
+# baseline built with the service's allocator (mimalloc), and the service, and prints
+# throughput, p50/p99/p99.9 latency and peak RSS of each, and the service/baseline ratios. At 1
+# connection the p50 is the time of one whole call: for the heavy request, the service's call
+# against the baseline's parse of the same body. All listen on 127.0.0.1 with the same number
+# of worker threads; the load generator shares the machine's cores with them, so compare the
+# rows, don't quote the absolutes. Before the load it times the service's start-up (exec to a
+# ready /health/ready); after it, the service's peak RSS over the whole run.
 #
 # The service logs one INFO line per call (to a file here), as it does in production; the
-# baseline logs nothing. Both accept bodies up to 8 MiB, so REQUEST=bench/heavy.json works too.
+# baseline logs nothing. Both accept bodies up to 8 MiB (the heavy request is over the
+# service's default limit of 1 MiB).
 #
 # Needs wrk (installed here from Debian's packages when missing and run as root), curl,
 # python3 and a C compiler (mimalloc is built from source by cargo).
@@ -25,8 +30,8 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
-CONNECTIONS=${CONNECTIONS:-"1 8 32 128"}
-REQUEST=${REQUEST:-bench/typical.json}
+CONNECTIONS=${CONNECTIONS:-"1 32"}
+REQUESTS=${REQUESTS:-"bench/small.json bench/typical.json bench/heavy.json"}
 WORKERS=${WORKERS:-2}
 SERVICE_ID=advanced-therapy-order-select
 
@@ -112,7 +117,7 @@ done
 
 # Both must answer the request with cards before they are loaded; the load then counts every
 # answer that is not 2xx as an error.
-for url in "$BASE_URL" "$MI_URL" "$SVC_URL"; do
+for REQUEST in $REQUESTS; do for url in "$BASE_URL" "$MI_URL" "$SVC_URL"; do
   curl -s -H 'Content-Type: application/json' --data-binary @"$REQUEST" -o "$WORK/answer.json" -w '%{http_code}' "$url" >"$WORK/status"
   python3 - "$url" "$(cat "$WORK/status")" "$WORK/answer.json" <<'PY'
 import json, sys
@@ -122,7 +127,7 @@ if not cards:
     sys.exit(f"load.sh: {url} answered {status} without cards: {open(path).read()[:300]}")
 print(f"{url}: 200, {len(cards)} card(s): " + ", ".join(c["source"]["topic"]["code"] for c in cards), file=sys.stderr)
 PY
-done
+done; done
 
 rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 reset_peak() {
@@ -136,38 +141,47 @@ run() { # name pid url connections
   reset_peak "$2"
   local out
   out=$(BODY_FILE=$REQUEST wrk -t"$threads" -c"$4" -d"${DURATION}s" --timeout 10s -s bench/post.lua "$3")
-  echo "$1 $4 $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) rss_kib=$(rss_kib "$2")" >>"$WORK/results"
-  echo "  $1 at $4 connections: done" >&2
+  echo "$(basename "$REQUEST" .json) $1 $4 $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) rss_kib=$(rss_kib "$2")" >>"$WORK/results"
+  echo "  $(basename "$REQUEST" .json): $1 at $4 connections: done" >&2
 }
 
-echo "load: ${DURATION}s per run (after ${WARMUP}s warm-up), $WORKERS workers each, request $REQUEST ($(wc -c <"$REQUEST") bytes)" >&2
-for c in $CONNECTIONS; do
-  run baseline "$BASE_PID" "$BASE_URL" "$c"
-  run baseline+mimalloc "$MI_PID" "$MI_URL" "$c"
-  run service "$SVC_PID" "$SVC_URL" "$c"
+echo "load: ${DURATION}s per run (after ${WARMUP}s warm-up), $WORKERS workers each" >&2
+for REQUEST in $REQUESTS; do
+  echo "request $REQUEST ($(wc -c <"$REQUEST") bytes)" >&2
+  for c in $CONNECTIONS; do
+    run baseline "$BASE_PID" "$BASE_URL" "$c"
+    run baseline+mimalloc "$MI_PID" "$MI_URL" "$c"
+    run service "$SVC_PID" "$SVC_URL" "$c"
+  done
 done
 
 python3 - "$WORK/results" <<'PY'
 import sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, conns, *fields = line.split()
-    rows[(name, int(conns))] = {k: float(v) for k, v in (f.split("=") for f in fields)}
+    size, name, conns, *fields = line.split()
+    rows[(size, name, int(conns))] = {k: float(v) for k, v in (f.split("=") for f in fields)}
+sizes = list(dict.fromkeys(k[0] for k in rows))
 order = {"baseline": 0, "baseline+mimalloc": 1, "service": 2}
-print(f"| connections | server            | req/s   | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |")
-print(f"|---|---|---|---|---|---|---|---|")
-for (name, conns), r in sorted(rows.items(), key=lambda kv: (kv[0][1], order[kv[0][0]])):
+print("| request | connections | server            | req/s   | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+for (size, name, conns), r in sorted(rows.items(), key=lambda kv: (sizes.index(kv[0][0]), kv[0][2], order[kv[0][1]])):
     rps = r["requests"] / r["seconds"]
-    print(f"| {conns:>11} | {name:<17} | {rps:7.0f} | {r['p50_us']/1000:6.2f} | {r['p99_us']/1000:6.2f} | "
+    print(f"| {size} | {conns:>3} | {name:<17} | {rps:7.0f} | {r['p50_us']/1000:6.2f} | {r['p99_us']/1000:6.2f} | "
           f"{r['p999_us']/1000:8.2f} | {r['rss_kib']/1024:12.1f} | {int(r['errors'] + r['non2xx']):>6} |")
 for base in ("baseline", "baseline+mimalloc"):
     print()
-    print(f"service / {base}: throughput, p99 latency")
-    for conns in sorted({c for _, c in rows}):
-        s, b = rows.get(("service", conns)), rows.get((base, conns))
-        if s and b:
-            print(f"  {conns:>3} connections: throughput {100 * (s['requests']/s['seconds']) / (b['requests']/b['seconds']):5.1f} %, "
-                  f"p99 {s['p99_us'] / b['p99_us']:4.2f} x")
+    print(f"service / {base}: throughput, p50 and p99 latency")
+    print("| request | connections | throughput | p50 | p99 |")
+    print("|---|---|---|---|---|")
+    for size in sizes:
+        for conns in sorted({c for s, _, c in rows if s == size}):
+            s, b = rows.get((size, "service", conns)), rows.get((size, base, conns))
+            if s and b:
+                print(f"| {size} | {conns} | {(s['requests']/s['seconds']) / (b['requests']/b['seconds']):.2f}x | "
+                      f"{s['p50_us'] / b['p50_us']:.2f}x | {s['p99_us'] / b['p99_us']:.2f}x |")
+print()
+print(f"service peak RSS: {max(r['rss_kib'] for (s, n, c), r in rows.items() if n == 'service') / 1024:.1f} MiB")
 errors = sum(r["errors"] + r["non2xx"] for r in rows.values())
 if errors:
     sys.exit(f"load.sh: {int(errors)} request(s) failed or were not 2xx")

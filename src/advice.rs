@@ -83,12 +83,6 @@ impl Advisor {
         }
     }
 
-    /// Resources no rule can use are not parsed (`facts::may_matter`).
-    fn relevance(&self) -> fhir::Relevance {
-        let knowledge = Arc::clone(&self.knowledge);
-        fhir::Relevance(Arc::new(move |g| facts::may_matter(&knowledge, g)))
-    }
-
     pub fn with_public_url(mut self, url: String) -> Self {
         self.public_url = Some(url.trim_end_matches('/').to_string());
         self
@@ -136,7 +130,12 @@ impl Advisor {
         // One time budget for everything fetched in this call. The terminology server is asked
         // about the prefetched conditions while the FHIR server is asked for what prefetch lacks.
         let deadline = self.fhir.deadline();
-        let gathering = fhir::read_prefetch(&request, &k.prefetch, &k.server_queries, Some(self.relevance()))?;
+        let gathering = fhir::read_prefetch(
+            &request,
+            &k.prefetch,
+            &k.server_queries,
+            Some(facts::relevance(Arc::clone(&self.knowledge))),
+        )?;
         let early = facts::codes_for_terminology_server(k, &gathering.record);
         let (record, mut answers) = tokio::join!(
             fhir::complete(&request, gathering, &self.fhir, deadline),

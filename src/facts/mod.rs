@@ -28,7 +28,7 @@ use medication::*;
 pub use model::*;
 use observation::*;
 pub use orders::*;
-pub use relevance::may_matter;
+pub use relevance::{may_matter, relevance};
 
 impl PatientFacts {
     /// Read the record (and the session's draft orders, as co-medication and planned vaccines).

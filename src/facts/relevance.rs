@@ -3,10 +3,17 @@
 //! in no value set — and that is settled as nothing, not merely unknown — is counted and
 //! dropped. Anything the facts would name as not classified, or could read otherwise, is kept.
 
+use std::sync::Arc;
+
 use super::concepts::{CodingRef, concept, medication_concept};
-use crate::fhir::Glance;
+use crate::fhir::{Glance, Relevance};
 use crate::knowledge::{Knowledge, Placement};
 use crate::vocabulary::MedicationStatus;
+
+/// `may_matter` with this knowledge, as the FHIR readers take it.
+pub fn relevance(knowledge: Arc<Knowledge>) -> Relevance {
+    Relevance(Arc::new(move |g| may_matter(&knowledge, g)))
+}
 
 pub fn may_matter(k: &Knowledge, g: &Glance<'_>) -> bool {
     let codings = || {

@@ -2,11 +2,11 @@
 //! One test crate (each file in tests/ would be a binary linking all of fhir-sdk).
 
 mod auth;
+mod call_size;
 mod cli;
 mod corpus;
 mod coverage;
 mod discovery;
-mod draft_orders;
 mod errors;
 mod feedback;
 mod fhir_faults;

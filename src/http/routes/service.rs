@@ -10,6 +10,9 @@ use crate::http::extract::CdsCall;
 use crate::http::{ApiError, AppState};
 use crate::telemetry;
 
+/// Bodies above this size are evaluated off the worker thread (a typical call is 10–50 KB).
+const LARGE_BODY_BYTES: usize = 256 * 1024;
+
 pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // Never patient data in a span: service, hook, hookInstance, counts and time only.
     let span = tracing::info_span!(
@@ -27,7 +30,20 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let language = call.language();
     let result = async {
         let body = call.open().await?;
-        let advice = state.advisor.advise(&call.service, &body, language, state.clock.today()).await?;
+        let today = state.clock.today();
+        if body.len() <= LARGE_BODY_BYTES {
+            return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
+        }
+        // A large body takes milliseconds of CPU to read: on a blocking thread, so that the
+        // calls queued on this worker are not held up behind it. Its fetches still run on the
+        // worker's runtime (the handle), within the call's span.
+        let (advisor, service, span) = (state.advisor.clone(), call.service.clone(), tracing::Span::current());
+        let runtime = tokio::runtime::Handle::current();
+        let advice = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| runtime.block_on(advisor.advise(&service, &body, language, today)))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("the call's evaluation stopped: {e}")))??;
         Ok::<_, ApiError>(advice)
     }
     .instrument(span.clone())

@@ -8,7 +8,8 @@ impl Evaluation<'_> {
     pub(super) fn medication(&self, q: &MedicationQuery) -> Option<Vec<Evidence>> {
         let facts = self.facts;
         let ordered = self.order.drug();
-        let items: Vec<Evidence> = facts
+        let mut items: Vec<Evidence> = Vec::new();
+        let matching = facts
             .medications
             .iter()
             .filter(|m| m.concept.class.value_sets.contains(q.value_set))
@@ -17,9 +18,15 @@ impl Evaluation<'_> {
             // The order itself, and the same drug (a continuation, never a combination).
             .filter(|m| m.reference.as_deref() != Some(self.order.reference.as_str()))
             .filter(|m| m.drug.is_none() || m.drug != ordered)
-            .filter(|m| q.min_days.is_none_or(|d| facts.course_days(m) >= i64::from(d)))
-            .map(|m| Evidence::new(m.concept.label.clone(), m.date, EvidenceDetail::MedicationStatus(m.status)))
-            .collect();
+            .filter(|m| q.min_days.is_none_or(|d| facts.course_days(m) >= i64::from(d)));
+        for m in matching {
+            // The same medicine on the same day and status is one item of evidence, however
+            // many copies the record or the session holds (an order-sign call of like orders).
+            let detail = EvidenceDetail::MedicationStatus(m.status);
+            if !items.iter().any(|e| e.date == m.date && e.detail == detail && e.label == m.concept.label) {
+                items.push(Evidence::new(m.concept.label.clone(), m.date, detail));
+            }
+        }
         (!items.is_empty()).then_some(items)
     }
 

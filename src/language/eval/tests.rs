@@ -248,6 +248,14 @@ fn the_order_itself_and_the_same_drug_are_no_combination() {
     let found = eval(&other, &f).expect("azathioprine");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].detail, EvidenceDetail::MedicationStatus(MedicationStatus::Active));
+    // Copies of one medicine (same name, day and status) are one item of evidence; another
+    // day or status is another item (issue 16: an order-sign call of many like orders).
+    for _ in 0..3 {
+        f.medications.push(medication("azathioprine", MedicationStatus::Active, date!(2026 - 06 - 01), &[A]));
+    }
+    f.medications.push(medication("azathioprine", MedicationStatus::Draft, TODAY, &[A]));
+    let found = eval(&other, &f).expect("azathioprine");
+    assert_eq!(found.len(), 2, "{found:?}");
 }
 
 #[test]

@@ -49,16 +49,19 @@ pub(super) fn ensure_hfs() -> Result<PathBuf, String> {
     }
     let log = tools.join("hfs-install.log");
     crate::support::loud(&format!(
-        "fhir_server: installing helios-hfs {HFS_VERSION} into {} — once per machine, about 26 minutes on 2 cores (log: {})",
+        "fhir_server: installing helios-hfs {HFS_VERSION} into {} — once per machine, about 12 minutes on 2 cores (log: {})",
         tools.display(),
         log.display()
     ));
     let started = Instant::now();
     let log_file = File::create(&log).map_err(|e| e.to_string())?;
     let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-        .args(["install", &format!("helios-hfs@{HFS_VERSION}"), "--locked", "--no-default-features"])
+        // A debug build without debug info: about half the build time of a release build, and
+        // fast enough for one patient's searches (issue 16, item 6; figures in the README).
+        .args(["install", &format!("helios-hfs@{HFS_VERSION}"), "--locked", "--debug", "--no-default-features"])
         .args(["--features", "R4,sqlite", "--root"])
         .arg(&tools)
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
         // Its own build directory: kept, so an interrupted install resumes, and never the
         // directory this test run was built in.
         .env("CARGO_TARGET_DIR", tools.join("build"))

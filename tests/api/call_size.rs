@@ -1,9 +1,10 @@
-//! The draft orders a call carries (issue 16): an order repeated with the same content counts
-//! once, conflicting copies are refused, and a call may carry at most `limits.max_draft_orders`.
+//! The size of a call (issue 16): an order repeated with the same content counts once,
+//! conflicting copies are refused, a call may carry at most `limits.max_draft_orders`, and a
+//! large body (evaluated off the worker thread) gets the same cards as a small one.
 
 use serde_json::{Value, json};
 
-use crate::support::{SIGN, TestApp, fixture_json, rules_of};
+use crate::support::{SELECT, SIGN, TestApp, fixture_json, rules_of};
 
 /// The 71-year-old's baricitinib order as an order-sign call, with `orders` extra distinct
 /// orders (paracetamol, out of scope) after it.
@@ -85,4 +86,39 @@ async fn more_draft_orders_than_the_limit_are_refused_with_413() {
     assert_eq!(body["error"], "too-many-draft-orders");
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("at most 4") && message.contains("limits.max_draft_orders"), "{message}");
+}
+
+/// The 71-year-old's order-select call with `n` observations no rule uses added to its
+/// prefetch (a body height each).
+fn padded(n: usize) -> Value {
+    let mut v = fixture_json("requests/baricitinib-age-71-ex-smoker.json");
+    let entries = v["prefetch"]["observations"]["entry"].as_array_mut().expect("an observations Bundle");
+    for i in 0..n {
+        entries.push(json!({"resource": {
+            "resourceType": "Observation", "id": format!("obs-height-{i}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2", "display": "Body height"}]},
+            "subject": {"reference": "Patient/pat-001"}, "effectiveDateTime": "2026-01-15",
+            "valueQuantity": {"value": 172, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"}
+        }}));
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_large_body_gets_the_same_cards_as_the_small_one() {
+    let app = TestApp::start().await;
+    let small = serde_json::to_vec(&padded(0)).unwrap();
+    let large = serde_json::to_vec(&padded(2_500)).unwrap();
+    assert!(large.len() > 512 * 1024 && large.len() < 1024 * 1024, "{} bytes", large.len());
+    let answer = |body: Vec<u8>| {
+        let app = &app;
+        async move {
+            let resp = app.post_json(&format!("/cds-services/{SELECT}"), &body, None).await;
+            assert_eq!(resp.status(), 200);
+            rules_of(&resp.json::<Value>().await.unwrap())
+        }
+    };
+    let expected = answer(small).await;
+    assert!(!expected.is_empty());
+    assert_eq!(answer(large).await, expected);
 }
