@@ -153,7 +153,16 @@ pub(crate) fn matrix(
         diag.error(FILE, "set", format!("`{}` is no alternative set of alternatives.toml", file.set));
         return Matrix::default();
     };
-    let drugs: Vec<DrugId> = t.drugs.iter().filter(|d| set.drugs.contains(d.id)).map(|d| d.id).collect();
+    let mut drugs: Vec<DrugId> = Vec::new();
+    for key in &file.columns {
+        match t.drugs.iter().find(|d| &d.key == key && set.drugs.contains(d.id)) {
+            Some(d) if !drugs.contains(&d.id) => drugs.push(d.id),
+            _ => diag.error(FILE, "columns", format!("`{key}` is not a drug of the set `{}`, or appears twice", set.key)),
+        }
+    }
+    if t.drugs.iter().any(|d| set.drugs.contains(d.id) && !drugs.contains(&d.id)) {
+        diag.error(FILE, "columns", format!("must name every drug of the set `{}`", set.key));
+    }
     let unchecked = rules.iter().find(|r| r.id == "data.unchecked");
     let mut ids = BTreeSet::new();
     let rows = file

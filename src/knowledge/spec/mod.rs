@@ -168,6 +168,8 @@ pub struct MatrixFile {
     pub source: String,
     /// The alternative set (`alternatives.toml`) whose drugs are the columns.
     pub set: String,
+    /// The set's drugs in the order of the columns.
+    pub columns: Vec<String>,
     pub rows: Vec<MatrixRowSpec>,
 }
 
