@@ -46,6 +46,23 @@ pub struct MatrixDrug {
     pub against: bool,
     /// Data one of its ↓/↓↓ checks needs is missing.
     pub unchecked: bool,
+    /// A ↓↓ applies (a row, or another finding recommending against): it stays last whatever
+    /// the patient prefers.
+    pub strongly_against: bool,
+    /// The arrows of the rows that apply, added up (↑↑ 2, ↑ 1, 0 0, ↓ -1, ↓↓ -2; another
+    /// finding against it -1 or -2): where the page starts ordering the candidates from.
+    pub score: i32,
+}
+
+/// An arrow as a number, for ordering the candidates.
+pub fn arrow_value(arrow: &str) -> i32 {
+    match arrow {
+        "↑↑" => 2,
+        "↑" => 1,
+        "↓" => -1,
+        "↓↓" => -2,
+        _ => 0,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,12 +160,7 @@ pub fn build(
         both(|lang| {
             let label = found.reason.label.get(lang);
             let evidence: Vec<String> = if found.reason.show_evidence {
-                found
-                    .evidence
-                    .iter()
-                    .map(|e| plain_evidence_text(m, e, lang))
-                    .filter(|s| !s.is_empty())
-                    .collect()
+                found.evidence.iter().map(|e| plain_evidence_text(m, e, lang)).filter(|s| !s.is_empty()).collect()
             } else {
                 Vec::new()
             };
@@ -157,6 +169,8 @@ pub fn build(
     };
 
     let mut against: BTreeSet<DrugId> = BTreeSet::new();
+    let mut strongly: BTreeSet<DrugId> = BTreeSet::new();
+    let mut scores: std::collections::BTreeMap<DrugId, i32> = std::collections::BTreeMap::new();
     let mut row_rules: BTreeSet<&str> = BTreeSet::new();
     let mut row_unchecked: BTreeSet<&str> = BTreeSet::new();
     let mut rows = Vec::new();
@@ -202,6 +216,10 @@ pub fn build(
                 if arrow.starts_with('↓') {
                     against.insert(*d);
                 }
+                if arrow == "↓↓" {
+                    strongly.insert(*d);
+                }
+                *scores.entry(*d).or_default() += arrow_value(arrow);
             }
         }
         rows.push(MatrixRowView {
@@ -240,6 +258,11 @@ pub fn build(
             }
             if withhold(f.recommendation) {
                 against.insert(*d);
+                let strong = f.recommendation == Recommendation::AgainstStrong;
+                if strong {
+                    strongly.insert(*d);
+                }
+                *scores.entry(*d).or_default() -= if strong { 2 } else { 1 };
             }
             let title = f.rule.title.clone();
             let arrow = f.recommendation.arrow().to_string();
@@ -263,6 +286,8 @@ pub fn build(
                 ordered: ordered.contains(&d),
                 against: against.contains(&d),
                 unchecked: gaps.contains(&d),
+                strongly_against: strongly.contains(&d),
+                score: scores.get(&d).copied().unwrap_or_default(),
             }
         })
         .collect();
@@ -272,11 +297,7 @@ pub fn build(
         .map(|p| PreferenceView {
             id: p.id.clone(),
             label: p.text.clone(),
-            arrows: matrix
-                .drugs
-                .iter()
-                .map(|&d| p.arrows.get(&k.drug(d).class).cloned().unwrap_or_default())
-                .collect(),
+            arrows: matrix.drugs.iter().map(|&d| p.arrows.get(&k.drug(d).class).cloned().unwrap_or_default()).collect(),
         })
         .collect();
     MatrixView {

@@ -28,7 +28,11 @@ pub(super) fn links(
         });
     }
     if let Some(url) = ctx.matrix_url.as_ref().filter(|_| on_matrix) {
-        links.push(Link { label: m.get("link.matrix", ctx.language).into(), url: url.clone(), kind: "absolute".into() });
+        links.push(Link {
+            label: m.get("link.matrix", ctx.language).into(),
+            url: url.clone(),
+            kind: "absolute".into(),
+        });
     }
     links
 }

@@ -18,8 +18,8 @@ pub use errors::ApiError;
 pub use extract::language;
 pub use state::AppState;
 
-use routes::{discovery, fallback, feedback, matrix as matrix_page, ops, rules, service};
 pub use routes::matrix::CONTENT_SECURITY_POLICY as MATRIX_CSP;
+use routes::{discovery, fallback, feedback, matrix as matrix_page, ops, rules, service};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

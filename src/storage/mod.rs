@@ -203,7 +203,13 @@ impl Store {
     }
 
     /// Keep a decision-matrix page until `expires_at` (Unix milliseconds).
-    pub async fn put_matrix(&self, token: &str, body: &str, created_at: i64, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn put_matrix(
+        &self,
+        token: &str,
+        body: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES ($1, $2, $3, $4)")
             .bind(token)
             .bind(created_at)
@@ -277,10 +283,11 @@ mod tests {
         assert_eq!(store.sweep_matrices(2_500).await.unwrap(), 1);
         assert_eq!(store.matrix_pages_with_content().await.unwrap(), 1);
         assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Expired);
-        // A day later the row is gone.
+        assert_eq!(store.matrix("b", 1_500).await.unwrap(), StoredMatrix::Found("{}".into(), 9_000));
+        // A day later the row is gone; the other page, expired since, is emptied.
         store.sweep_matrices(2_000 + EXPIRED_KEPT_MS).await.unwrap();
         assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Unknown);
-        assert_eq!(store.matrix("b", 1_500).await.unwrap(), StoredMatrix::Found("{}".into(), 9_000));
+        assert_eq!(store.matrix("b", 1_500).await.unwrap(), StoredMatrix::Expired);
         store.close().await;
     }
 }

@@ -1,7 +1,9 @@
-// The decision-matrix page (issue 17): re-orders the candidate drugs by the patient preferences
-// ticked, in this browser only — nothing is sent. Each candidate carries the matrix's arrow per
-// preference (data-prefs="ID:ARROW ..."); a ticked preference adds ↑↑ +2, ↑ +1, 0 0, ↓ -1, ↓↓ -2. Drugs with a
-// ↓ or ↓↓ for this patient stay below the others. Preferences may also be given in the address,
+// The decision-matrix page (issue 17): re-orders the candidate drugs by the matrix's arrows, in
+// this browser only — nothing is sent. Each candidate starts from the arrows of the rows that apply
+// to the patient (data-base, added up by the service: ↑↑ +2, ↑ +1, 0 0, ↓ -1, ↓↓ -2) and carries
+// the arrow of each preference row (data-prefs="ID:ARROW ..."); every ticked preference adds its
+// arrow the same way. A drug with a ↓↓ for this patient (data-strongly-against) stays last; ties
+// keep the matrix's column order. Preferences may also be given in the address,
 // `#prefs=oral,fast-itch-relief`: they are ticked on load (and the address follows the ticks), so
 // a page printed or opened again shows the same order.
 (function () {
@@ -27,18 +29,18 @@
         var at = pair.indexOf(":");
         if (at > 0) { arrows[pair.slice(0, at)] = pair.slice(at + 1); }
       });
-      var score = 0;
+      var score = Number(li.getAttribute("data-base")) || 0;
       prefs.forEach(function (p) {
         var arrow = arrows[p];
         if (Object.prototype.hasOwnProperty.call(VALUES, arrow)) { score += VALUES[arrow]; }
       });
       li.setAttribute("data-score", String(score));
       var shown = li.querySelector(".score");
-      if (shown) { shown.textContent = prefs.length ? (score > 0 ? "+" + score : String(score)) : ""; }
+      if (shown) { shown.textContent = score > 0 ? "+" + score : String(score); }
     });
     items.sort(function (a, b) {
-      var againstA = a.getAttribute("data-against") === "true";
-      var againstB = b.getAttribute("data-against") === "true";
+      var againstA = a.getAttribute("data-strongly-against") === "true";
+      var againstB = b.getAttribute("data-strongly-against") === "true";
       if (againstA !== againstB) { return againstA ? 1 : -1; }
       var byScore = Number(b.getAttribute("data-score")) - Number(a.getAttribute("data-score"));
       if (byScore !== 0) { return byScore; }

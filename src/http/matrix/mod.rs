@@ -168,7 +168,8 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                         p.help { (m.get("matrix.preferences.help", lang)) }
                         ol id="candidates" aria-live="polite" {
                             @for (i, d) in view.drugs.iter().enumerate() {
-                                li data-drug=(d.key) data-index=(i) data-against=(d.against) data-prefs=(pref_arrows(view, i)) {
+                                li data-drug=(d.key) data-index=(i) data-against=(d.against) data-strongly-against=(d.strongly_against)
+                                    data-score=(d.score) data-base=(d.score) data-prefs=(pref_arrows(view, i)) {
                                     strong { (d.key) } " (" (d.brand) ")"
                                     @if d.against { " " span.against-mark { (m.get("matrix.has-down", lang)) } }
                                     span.score {}

@@ -39,11 +39,7 @@ pub struct PageQuery {
     lang: Option<String>,
 }
 
-pub async fn page(
-    token: web::Path<String>,
-    query: web::Query<PageQuery>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn page(token: web::Path<String>, query: web::Query<PageQuery>, state: web::Data<AppState>) -> HttpResponse {
     let m = &state.advisor.knowledge.messages;
     let html = "text/html; charset=utf-8";
     let now = now_ms();
@@ -59,7 +55,9 @@ pub async fn page(
                 };
                 let expires = time::OffsetDateTime::from_unix_timestamp(expires_at / 1000)
                     .ok()
-                    .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]")).ok())
+                    .and_then(|t| {
+                        t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]")).ok()
+                    })
                     .unwrap_or_default();
                 (StatusCode::OK, matrix::render(&view, m, lang, &expires).into_string())
             }

@@ -157,7 +157,9 @@ pub(crate) fn matrix(
     for key in &file.columns {
         match t.drugs.iter().find(|d| &d.key == key && set.drugs.contains(d.id)) {
             Some(d) if !drugs.contains(&d.id) => drugs.push(d.id),
-            _ => diag.error(FILE, "columns", format!("`{key}` is not a drug of the set `{}`, or appears twice", set.key)),
+            _ => {
+                diag.error(FILE, "columns", format!("`{key}` is not a drug of the set `{}`, or appears twice", set.key))
+            }
         }
     }
     if t.drugs.iter().any(|d| set.drugs.contains(d.id) && !drugs.contains(&d.id)) {
