@@ -83,6 +83,7 @@ pub const MESSAGE_KEYS: &[&str] = &[
     "matrix.patient.intro",
     "matrix.patient.fit",
     "matrix.patient.no-fit",
+    "matrix.patient.unchecked",
     "matrix.patient.ask",
     "matrix.patient.questions",
     "matrix.gone",

@@ -185,6 +185,7 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                         @if free_keys.is_empty() { (m.get("matrix.patient.no-fit", Language::Nl)) }
                         @else { (m.fill("matrix.patient.fit", Language::Nl, &[("drugs", &join_drugs(&free_keys, Language::Nl))])) }
                     }
+                    @if any_unchecked { p { (m.get("matrix.patient.unchecked", Language::Nl)) } }
                     p { (m.get("matrix.patient.ask", Language::Nl)) }
                     p { (m.get("matrix.patient.questions", Language::Nl)) }
                 }

@@ -132,9 +132,9 @@ async fn the_matrix_page_renders_reorders_and_prints_on_one_page_in_chromium() {
         let (w, h) = (size[2] - size[0], size[3] - size[1]);
         assert!((w - 842.0).abs() < 2.0 && (h - 595.0).abs() < 2.0, "not A4 landscape: {w} × {h} points");
 
-        // A screenshot (a tablet held landscape) to look at.
+        // A screenshot of the whole page, 1280 pixels wide (a tablet held landscape), to look at.
         let shot = target_dir().join("matrix-screenshot.png");
-        run(&browser, &dir, &[&format!("--screenshot={}", shot.display()), "--window-size=1280,1400"], &url);
+        run(&browser, &dir, &[&format!("--screenshot={}", shot.display()), "--window-size=1280,2500"], &url);
         let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         eprintln!("matrix page: PDF {pages} page(s), screenshot {}", shot.display());

@@ -34,6 +34,17 @@ pub fn matrix_links(answer: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The cards' matrix links with their token (fresh per call, like card uuids) masked as `<token>`.
+pub fn mask_matrix_tokens(response: &mut Value) {
+    for card in response["cards"].as_array_mut().into_iter().flatten() {
+        for link in card["links"].as_array_mut().into_iter().flatten() {
+            if let Some((page, _)) = link["url"].as_str().and_then(|u| u.split_once("/matrix/")) {
+                link["url"] = format!("{page}/matrix/<token>").into();
+            }
+        }
+    }
+}
+
 /// Call the service with `case` in `lang` and return the one matrix link of its cards.
 pub async fn matrix_link(app: &TestApp, case: &str, lang: &str) -> (String, String) {
     let body = fixture(case);
@@ -202,35 +213,24 @@ async fn with_the_matrix_off_or_without_an_ad_order_there_is_no_link() {
     assert!(matrix_links(&answer).is_empty(), "{answer}");
 }
 
-#[tokio::test]
-async fn the_log_says_a_page_was_served_without_its_token_or_the_patient() {
-    let data = tempfile::tempdir().unwrap();
-    let as_of = fixture_json("cases.json")["as_of"].as_str().unwrap().to_string();
-    let knowledge = root().join("cds-services");
-    let mut served = ServedProcess::start(
-        &[
-            "--bind",
-            "127.0.0.1:0",
-            "--as-of",
-            &as_of,
-            "--knowledge",
-            knowledge.to_str().unwrap(),
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ],
-        &[("RUST_LOG", "debug")],
-    );
-    let client = crate::support::http_client();
-    let answer: Value = client
+/// `CASE` posted to a served process.
+async fn call_served(served: &ServedProcess) -> Value {
+    let resp = crate::support::http_client()
         .post(served.url(&format!("/cds-services/{SELECT}")))
         .header("content-type", "application/json")
         .body(fixture(CASE))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_log_says_a_page_was_served_without_its_token_or_the_patient() {
+    let data = tempfile::tempdir().unwrap();
+    let mut served = ServedProcess::start_for_fixtures(data.path(), &[("RUST_LOG", "debug")]);
+    let (client, answer) = (crate::support::http_client(), call_served(&served).await);
     let (_, url) = matrix_links(&answer).remove(0);
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     assert_eq!(
@@ -246,4 +246,28 @@ async fn the_log_says_a_page_was_served_without_its_token_or_the_patient() {
     for secret in patient_secrets(CASE) {
         assert!(!log.contains(&secret), "the log holds {secret:?}");
     }
+}
+
+#[test]
+fn the_matrix_settings_come_from_the_file_with_fractions_of_minutes() {
+    use advanced_therapy_cds::cli::serve::Overrides;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("atcds.toml");
+    std::fs::write(&file, "[auth]\nenabled = false\n[matrix]\nenabled = false\nttl_minutes = 0.5\n").unwrap();
+    let s = Settings::load(Some(&file), &Overrides::default()).unwrap();
+    assert_eq!(s.matrix, MatrixSettings { enabled: false, ttl: Duration::from_secs(30) });
+    let shipped = Settings::load(Some(&root().join("deploy/atcds.toml")), &Overrides::default()).unwrap();
+    assert_eq!(shipped.matrix, MatrixSettings { enabled: true, ttl: Duration::from_secs(30 * 60) });
+    std::fs::write(&file, "[auth]\nenabled = false\n[matrix]\nttl_minutes = 0\n").unwrap();
+    let e = Settings::load(Some(&file), &Overrides::default()).unwrap_err();
+    assert_eq!(e.key, "matrix.ttl_minutes");
+}
+
+#[tokio::test]
+async fn atcds_matrix_enabled_false_in_the_environment_turns_the_link_off() {
+    let data = tempfile::tempdir().unwrap();
+    let served = ServedProcess::start_for_fixtures(data.path(), &[("ATCDS_MATRIX_ENABLED", "false")]);
+    let answer = call_served(&served).await;
+    assert!(!answer["cards"].as_array().unwrap().is_empty());
+    assert!(matrix_links(&answer).is_empty(), "{answer}");
 }
