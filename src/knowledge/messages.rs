@@ -55,6 +55,7 @@ pub const MESSAGE_KEYS: &[&str] = &[
     "matrix.summary.some",
     "matrix.summary.none",
     "matrix.summary.unchecked",
+    "matrix.summary.unchecked-drugs",
     "matrix.factor",
     "matrix.for-patient",
     "matrix.section.warnings",

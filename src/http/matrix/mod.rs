@@ -58,7 +58,11 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
         m.fill("matrix.summary.some", lang, &[("drugs", &join_drugs(&free, lang))])
     };
     let any_unchecked = view.rows.iter().any(|r| r.state == RowState::Unchecked) || !view.other_unchecked.is_empty();
-    let free_keys: Vec<String> = view.drugs.iter().filter(|d| !d.against).map(|d| d.key.clone()).collect();
+    // For the patient: the drugs without ↓/↓↓ whose checks could all be done.
+    let fitting: Vec<String> =
+        view.drugs.iter().filter(|d| !d.against && !d.unchecked).map(|d| d.key.clone()).collect();
+    let unchecked: Vec<String> =
+        view.drugs.iter().filter(|d| !d.against && d.unchecked).map(|d| d.key.clone()).collect();
     let sections = ["warnings", "pregnancy", "indications"];
     let columns = view.drugs.len() + 2;
     html! {
@@ -82,7 +86,11 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                     p.subtitle { (m.get("matrix.subtitle", lang)) }
                     @if let Some(age) = view.age { p.meta { (m.fill("matrix.age", lang, &[("age", &age.to_string())])) } }
                     p.summary id="summary" { (summary) }
-                    @if any_unchecked { p.summary-unchecked { (m.get("matrix.summary.unchecked", lang)) } }
+                    @if !unchecked.is_empty() {
+                        p.summary-unchecked { (m.fill("matrix.summary.unchecked-drugs", lang, &[("drugs", &join_drugs(&unchecked, lang))])) }
+                    } @else if any_unchecked {
+                        p.summary-unchecked { (m.get("matrix.summary.unchecked", lang)) }
+                    }
                 }
                 div.layout {
                     div {
@@ -104,7 +112,7 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                             }
                             @for section in sections {
                                 tbody {
-                                    tr { th.section colspan=(columns) scope="colgroup" { (m.get(&format!("matrix.section.{section}"), lang)) } }
+                                    tr { th.section colspan=(columns) scope="rowgroup" { (m.get(&format!("matrix.section.{section}"), lang)) } }
                                     @for row in view.rows.iter().filter(|r| r.section == section) {
                                         @let (class, state_key) = match row.state {
                                             RowState::Applies => ("applies", "matrix.applies"),
@@ -131,7 +139,7 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                                 }
                             }
                             tbody {
-                                tr { th.section colspan=(columns) scope="colgroup" id="preferences" { (m.get("matrix.preferences", lang)) } }
+                                tr { th.section colspan=(columns) scope="rowgroup" id="preferences" { (m.get("matrix.preferences", lang)) } }
                                 @for p in &view.preferences {
                                     tr.preference id={ "pref-row-" (p.id) } {
                                         th scope="row" {
@@ -146,8 +154,24 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                                 }
                             }
                         }
+                    }
+                    aside.side {
+                        section.candidates aria-labelledby="candidates-title" {
+                            h2 id="candidates-title" { (m.get("matrix.candidates", lang)) }
+                            p.help { (m.get("matrix.preferences.help", lang)) }
+                            ol id="candidates" aria-live="polite" {
+                                @for (i, d) in view.drugs.iter().enumerate() {
+                                    li data-drug=(d.key) data-index=(i) data-against=(d.against) data-strongly-against=(d.strongly_against)
+                                        data-score=(d.score) data-base=(d.score) data-prefs=(pref_arrows(view, i)) {
+                                        strong { (d.key) } " (" (d.brand) ")"
+                                        @if d.against { " " span.against-mark { (m.get("matrix.has-down", lang)) } }
+                                        span.score {}
+                                    }
+                                }
+                            }
+                        }
                         @if !view.other_findings.is_empty() || !view.other_unchecked.is_empty() {
-                            div.others {
+                            section.others {
                                 @if !view.other_findings.is_empty() {
                                     h2 { (m.get("matrix.other-findings", lang)) }
                                     ul.other-findings {
@@ -162,32 +186,18 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                                 }
                             }
                         }
-                    }
-                    aside.candidates aria-labelledby="candidates-title" {
-                        h2 id="candidates-title" { (m.get("matrix.candidates", lang)) }
-                        p.help { (m.get("matrix.preferences.help", lang)) }
-                        ol id="candidates" aria-live="polite" {
-                            @for (i, d) in view.drugs.iter().enumerate() {
-                                li data-drug=(d.key) data-index=(i) data-against=(d.against) data-strongly-against=(d.strongly_against)
-                                    data-score=(d.score) data-base=(d.score) data-prefs=(pref_arrows(view, i)) {
-                                    strong { (d.key) } " (" (d.brand) ")"
-                                    @if d.against { " " span.against-mark { (m.get("matrix.has-down", lang)) } }
-                                    span.score {}
-                                }
+                        section.patient lang="nl" {
+                            h2 { (m.get("matrix.patient.title", Language::Nl)) }
+                            p { (m.get("matrix.patient.intro", Language::Nl)) }
+                            p {
+                                @if fitting.is_empty() { (m.get("matrix.patient.no-fit", Language::Nl)) }
+                                @else { (m.fill("matrix.patient.fit", Language::Nl, &[("drugs", &join_drugs(&fitting, Language::Nl))])) }
                             }
+                            @if any_unchecked { p { (m.get("matrix.patient.unchecked", Language::Nl)) } }
+                            p { (m.get("matrix.patient.ask", Language::Nl)) }
+                            p { (m.get("matrix.patient.questions", Language::Nl)) }
                         }
                     }
-                }
-                section.patient lang="nl" {
-                    h2 { (m.get("matrix.patient.title", Language::Nl)) }
-                    p { (m.get("matrix.patient.intro", Language::Nl)) }
-                    p {
-                        @if free_keys.is_empty() { (m.get("matrix.patient.no-fit", Language::Nl)) }
-                        @else { (m.fill("matrix.patient.fit", Language::Nl, &[("drugs", &join_drugs(&free_keys, Language::Nl))])) }
-                    }
-                    @if any_unchecked { p { (m.get("matrix.patient.unchecked", Language::Nl)) } }
-                    p { (m.get("matrix.patient.ask", Language::Nl)) }
-                    p { (m.get("matrix.patient.questions", Language::Nl)) }
                 }
                 footer {
                     p { (m.get("matrix.legend", lang)) }
