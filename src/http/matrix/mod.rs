@@ -6,7 +6,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::cards::matrix::{MatrixView, RowState};
+use crate::cards::matrix::{MatrixRowView, MatrixView, RowState};
 use crate::knowledge::Messages;
 use crate::vocabulary::Language;
 
@@ -93,7 +93,7 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                     }
                 }
                 div.layout {
-                    div {
+                    div.table-wrap {
                         table.matrix {
                             caption.visually-hidden { (m.get("matrix.title", lang)) }
                             thead {
@@ -107,7 +107,7 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                                             @if d.ordered { span.ordered-mark { "● " (m.get("matrix.ordered", lang)) } }
                                         }
                                     }
-                                    th scope="col" { (m.get("matrix.for-patient", lang)) }
+                                    th.patient-col scope="col" { (m.get("matrix.for-patient", lang)) }
                                 }
                             }
                             @for section in sections {
@@ -123,17 +123,11 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                                             th scope="row" {
                                                 (row.label.get(lang))
                                                 @if let Some(note) = &row.note { span.note { (note.get(lang)) } }
+                                                // On narrow screens the last column moves here.
+                                                div.patient-inline { (for_patient(row, m.get(state_key, lang), lang)) }
                                             }
                                             @for a in &row.arrows { (arrow_cell(m, a, lang)) }
-                                            td.patient {
-                                                span.state { (m.get(state_key, lang)) }
-                                                @if !row.evidence.is_empty() {
-                                                    ul.evidence { @for e in &row.evidence { li { (e.get(lang)) } } }
-                                                }
-                                                @if !row.unchecked.is_empty() {
-                                                    ul.why-unchecked { @for u in &row.unchecked { li { (u.get(lang)) } } }
-                                                }
-                                            }
+                                            td.patient.patient-col { (for_patient(row, m.get(state_key, lang), lang)) }
                                         }
                                     }
                                 }
@@ -149,7 +143,7 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                                             }
                                         }
                                         @for a in &p.arrows { (arrow_cell(m, a, lang)) }
-                                        td {}
+                                        td.patient-col {}
                                     }
                                 }
                             }
@@ -205,6 +199,20 @@ pub fn render(view: &MatrixView, m: &Messages, lang: Language, expires: &str) ->
                     p { (m.fill("matrix.expires", lang, &[("time", expires)])) }
                 }
             }
+        }
+    }
+}
+
+/// What a row finds for this patient: whether it applies, the evidence, why it could not be
+/// checked.
+fn for_patient(row: &MatrixRowView, state: &str, lang: Language) -> Markup {
+    html! {
+        span.state { (state) }
+        @if !row.evidence.is_empty() {
+            ul.evidence { @for e in &row.evidence { li { (e.get(lang)) } } }
+        }
+        @if !row.unchecked.is_empty() {
+            ul.why-unchecked { @for u in &row.unchecked { li { (u.get(lang)) } } }
         }
     }
 }
