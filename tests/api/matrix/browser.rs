@@ -70,6 +70,21 @@ fn pdf_pages(pdf: &[u8]) -> usize {
     n
 }
 
+/// Print `url` to PDF (kept as `target/matrix-LANG.pdf`); its pages, checked to be A4 landscape.
+fn print_pages(browser: &Path, profile: &Path, url: &str, lang: &str) -> usize {
+    let pdf = target_dir().join(format!("matrix-{lang}.pdf"));
+    std::fs::create_dir_all(target_dir()).unwrap();
+    run(browser, profile, &[&format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer"], url);
+    let bytes = std::fs::read(&pdf).expect("chromium wrote the PDF");
+    // A4 landscape: 842 × 595 points.
+    let text = String::from_utf8_lossy(&bytes);
+    let media = &text[text.find("/MediaBox [").expect("a MediaBox") + 11..];
+    let size: Vec<f64> = media[..media.find(']').unwrap()].split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let (w, h) = (size[2] - size[0], size[3] - size[1]);
+    assert!((w - 842.0).abs() < 2.0 && (h - 595.0).abs() < 2.0, "not A4 landscape: {w} × {h} points");
+    pdf_pages(&bytes)
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
@@ -116,28 +131,18 @@ async fn the_matrix_page_renders_reorders_and_prints_on_one_page_in_chromium() {
             assert!(!dom.contains(&secret) && !dutch.contains(&secret), "the page shows {secret:?}");
         }
 
-        // Printed: one A4 landscape page.
-        let pdf = dir.join("matrix.pdf");
-        run(&browser, &dir, &[&format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer"], &url);
-        let bytes = std::fs::read(&pdf).expect("chromium wrote the PDF");
-        let pages = pdf_pages(&bytes);
-        let kept = target_dir().join("matrix.pdf");
-        let _ = std::fs::create_dir_all(target_dir());
-        let _ = std::fs::copy(&pdf, &kept);
-        assert_eq!(pages, 1, "the printed matrix takes {pages} pages (kept in {})", kept.display());
-        // A4 landscape: 842 × 595 points.
-        let text = String::from_utf8_lossy(&bytes);
-        let media = &text[text.find("/MediaBox [").expect("a MediaBox") + 11..];
-        let size: Vec<f64> = media[..media.find(']').unwrap()].split_whitespace().map(|n| n.parse().unwrap()).collect();
-        let (w, h) = (size[2] - size[0], size[3] - size[1]);
-        assert!((w - 842.0).abs() < 2.0 && (h - 595.0).abs() < 2.0, "not A4 landscape: {w} × {h} points");
+        // Printed: one A4 landscape page, in English and in Dutch.
+        for (lang, page) in [("en", url.clone()), ("nl", format!("{url}?lang=nl"))] {
+            let pages = print_pages(&browser, &dir, &page, lang);
+            assert_eq!(pages, 1, "printed in {lang}, the matrix takes {pages} pages (kept in target/)");
+        }
 
         // A screenshot of the whole page, 1280 pixels wide (a tablet held landscape), to look at.
         let shot = target_dir().join("matrix-screenshot.png");
         run(&browser, &dir, &[&format!("--screenshot={}", shot.display()), "--window-size=1280,2500"], &url);
         let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
-        eprintln!("matrix page: PDF {pages} page(s), screenshot {}", shot.display());
+        eprintln!("matrix page: one printed page in English and Dutch; screenshot {}", shot.display());
     })
     .await
     .unwrap();
