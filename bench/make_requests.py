@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Write the benchmark requests bench/typical.json and bench/heavy.json (commit the output).
+"""Write the benchmark requests bench/small.json, bench/typical.json and bench/heavy.json
+(commit the output).
 
 Both are order-select calls with one baricitinib order (a JAK inhibitor, so every JAK rule
 runs) for a patient of 71 with atopic dermatitis, built on the fixture
 fixtures/requests/baricitinib-age-71-ex-smoker.json and padded with realistic records:
+  small:   the fixture as it is: 16 resources, about 11 KB                  (issue 16)
   typical: 20 conditions, 10 medications, 50 observations, 5 immunizations   (issue 8)
   heavy:   500 conditions, 200 medications, 2000 observations, 100 immunizations
 The padding mixes irrelevant records with ones the rules read (lab series, an earlier
@@ -85,6 +87,6 @@ def build(n_conditions, n_meds, n_obs, n_imm):
 
 
 if __name__ == "__main__":
-    for name, sizes in {"typical": (20, 10, 50, 5), "heavy": (500, 200, 2000, 100)}.items():
+    for name, sizes in {"small": (0, 0, 0, 0), "typical": (20, 10, 50, 5), "heavy": (500, 200, 2000, 100)}.items():
         (HERE / f"{name}.json").write_text(json.dumps(build(*sizes), ensure_ascii=False, separators=(",", ":")) + "\n")
         print(f"wrote bench/{name}.json")

@@ -75,9 +75,10 @@ fn read(
     settings: &FhirServerSettings,
 ) -> (DraftOrders, PatientRecord, Option<Vec<String>>) {
     let request = CdsRequest::parse(body, "order-select").unwrap();
-    let drafts = fhir::read_draft_orders(request.context.draft_orders).unwrap();
-    let record =
-        rt.block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, settings, settings.deadline())).unwrap();
+    let drafts = fhir::read_draft_orders(request.context.draft_orders, usize::MAX).unwrap();
+    let record = rt
+        .block_on(fhir::gather(&request, &k.prefetch, &k.server_queries, settings, settings.deadline(), None))
+        .unwrap();
     (drafts, record, request.context.selections.clone())
 }
 

@@ -20,6 +20,8 @@ pub enum AdviceError {
     Request(#[from] RequestError),
     #[error(transparent)]
     Data(#[from] DataError),
+    #[error(transparent)]
+    DraftOrders(#[from] fhir::DraftOrdersRefused),
 }
 
 impl From<WrongData> for AdviceError {
@@ -56,13 +58,28 @@ pub struct Advisor {
     pub public_url: Option<String>,
     /// The hospital's terminology server, for codes no shipped expansion holds.
     pub terminology: Option<Arc<TerminologyServer>>,
+    /// Most orders one call may carry (`limits.max_draft_orders`).
+    pub max_draft_orders: usize,
     /// Make a decision-matrix page for atopic-dermatitis orders (only with a public URL).
     pub matrix: bool,
 }
 
 impl Advisor {
     pub fn new(knowledge: Arc<Knowledge>, jurisdiction: Jurisdiction, fhir: FhirServerSettings) -> Self {
-        Advisor { knowledge, jurisdiction, fhir, public_url: None, terminology: None, matrix: true }
+        Advisor {
+            knowledge,
+            jurisdiction,
+            fhir,
+            public_url: None,
+            terminology: None,
+            max_draft_orders: crate::config::DEFAULT_MAX_DRAFT_ORDERS,
+            matrix: true,
+        }
+    }
+
+    pub fn with_max_draft_orders(mut self, max: usize) -> Self {
+        self.max_draft_orders = max;
+        self
     }
 
     pub fn with_matrix(mut self, enabled: bool) -> Self {
@@ -83,6 +100,12 @@ impl Advisor {
         }
     }
 
+    /// Resources no rule can use are not parsed (`facts::may_matter`).
+    fn relevance(&self) -> fhir::Relevance {
+        let knowledge = Arc::clone(&self.knowledge);
+        fhir::Relevance(Arc::new(move |g| facts::may_matter(&knowledge, g)))
+    }
+
     pub fn with_public_url(mut self, url: String) -> Self {
         self.public_url = Some(url.trim_end_matches('/').to_string());
         self
@@ -98,7 +121,7 @@ impl Advisor {
         let k = &*self.knowledge;
         let service = k.service(service_id).ok_or_else(|| AdviceError::UnknownService(service_id.to_string()))?;
         let request = CdsRequest::parse(body, &service.hook)?;
-        let drafts = fhir::read_draft_orders(request.context.draft_orders)?;
+        let drafts = fhir::read_draft_orders(request.context.draft_orders, self.max_draft_orders)?;
         let selections = request.context.selections.as_deref();
         if let Some(selections) = selections {
             for s in selections {
@@ -131,7 +154,7 @@ impl Advisor {
         // One time budget for everything fetched in this call. The terminology server is asked
         // about the prefetched conditions while the FHIR server is asked for what prefetch lacks.
         let deadline = self.fhir.deadline();
-        let gathering = fhir::read_prefetch(&request, &k.prefetch, &k.server_queries)?;
+        let gathering = fhir::read_prefetch(&request, &k.prefetch, &k.server_queries, Some(self.relevance()))?;
         let early = facts::codes_for_terminology_server(k, &gathering.record);
         let (record, mut answers) = tokio::join!(
             fhir::complete(&request, gathering, &self.fhir, deadline),
@@ -219,7 +242,7 @@ impl Advisor {
             .and_then(|v| v.get("hook")?.as_str().map(str::to_string))
             .ok_or(RequestError::Missing("hook"))?;
         let request = CdsRequest::parse(body, &hook)?;
-        let drafts = fhir::read_draft_orders(request.context.draft_orders)?;
+        let drafts = fhir::read_draft_orders(request.context.draft_orders, self.max_draft_orders)?;
         let mut record = PatientRecord::default();
         for key in fhir::KEYS {
             if let Some(PrefetchValue::Json(json)) = request.prefetch.get(key) {

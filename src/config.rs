@@ -18,6 +18,8 @@ use crate::terminology::TerminologySettings;
 use crate::vocabulary::{Date, Jurisdiction};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Orders per call: an order-sign session of a whole admission is tens of orders.
+pub const DEFAULT_MAX_DRAFT_ORDERS: usize = 500;
 
 /// Which day is "today" for age and time windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// CDS calls in progress at once; more get 503 with `Retry-After`.
     pub max_concurrent_requests: usize,
+    /// Orders one call may carry in `context.draftOrders`; more get 413.
+    pub max_draft_orders: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +57,7 @@ impl Default for Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(10),
             max_concurrent_requests: 256,
+            max_draft_orders: DEFAULT_MAX_DRAFT_ORDERS,
         }
     }
 }
@@ -239,6 +244,7 @@ pub struct LimitsFile {
     pub max_body_bytes: usize,
     pub request_timeout_ms: u64,
     pub max_concurrent_requests: usize,
+    pub max_draft_orders: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +290,7 @@ impl Default for LimitsFile {
             max_body_bytes: d.max_body_bytes,
             request_timeout_ms: d.request_timeout.as_millis() as u64,
             max_concurrent_requests: d.max_concurrent_requests,
+            max_draft_orders: d.max_draft_orders,
         }
     }
 }
@@ -350,6 +357,7 @@ fn check_limits(limits: &LimitsFile, fhir: &FhirFile) -> Result<(Limits, FhirSer
     positive("limits.max_body_bytes", limits.max_body_bytes as u64)?;
     positive("limits.request_timeout_ms", limits.request_timeout_ms)?;
     positive("limits.max_concurrent_requests", limits.max_concurrent_requests as u64)?;
+    positive("limits.max_draft_orders", limits.max_draft_orders as u64)?;
     positive("fhir.time_budget_ms", fhir.time_budget_ms)?;
     positive("fhir.max_pages", fhir.max_pages as u64)?;
     positive("fhir.max_resources", fhir.max_resources as u64)?;
@@ -358,6 +366,7 @@ fn check_limits(limits: &LimitsFile, fhir: &FhirFile) -> Result<(Limits, FhirSer
             max_body_bytes: limits.max_body_bytes,
             request_timeout: Duration::from_millis(limits.request_timeout_ms),
             max_concurrent_requests: limits.max_concurrent_requests,
+            max_draft_orders: limits.max_draft_orders,
         },
         FhirServerSettings::new(
             Duration::from_millis(fhir.time_budget_ms),

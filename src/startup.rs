@@ -120,6 +120,7 @@ impl Application {
         let advisor = Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone())
             .with_public_url(public_url.clone())
             .with_terminology_server(terminology)
+            .with_max_draft_orders(settings.limits.max_draft_orders)
             .with_matrix(settings.matrix.enabled);
         let mut state =
             AppState::new(advisor, store.clone(), auth, public_url, settings.limits.clone(), settings.clock);

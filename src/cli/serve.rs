@@ -61,6 +61,10 @@ pub struct LimitsOverrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// Most orders one call may carry in `context.draftOrders` (`limits.max_draft_orders`).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_draft_orders: Option<usize>,
 }
 
 /// `[fhir]` keys.

@@ -10,6 +10,7 @@ mod medication;
 mod model;
 mod observation;
 mod orders;
+mod relevance;
 mod timeline;
 
 pub use classify::{ClassifiedResource, Recognition, classify_record};
@@ -27,6 +28,7 @@ use medication::*;
 pub use model::*;
 use observation::*;
 pub use orders::*;
+pub use relevance::may_matter;
 
 impl PatientFacts {
     /// Read the record (and the session's draft orders, as co-medication and planned vaccines).

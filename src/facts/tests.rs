@@ -174,3 +174,78 @@ fn a_generic_yes_or_no_answers_the_question_it_is_given_to() {
         assert_eq!(f.observations[0].answer.contains(vs(answer)), holds, "{question} {value} → {answer}");
     }
 }
+
+/// Which resources get their typed parse (issue 16): what a rule can use, and anything that is
+/// not settled as "none of the concepts", is read; the rest is only counted.
+#[test]
+fn only_what_a_rule_can_use_is_read_and_nothing_unsettled_is_dropped() {
+    let matters = |resource: serde_json::Value| {
+        let text = resource.to_string();
+        let glance: crate::fhir::Glance<'_> = serde_json::from_str(&text).expect("a glance");
+        may_matter(knowledge(), &glance)
+    };
+    let icd = "http://hl7.org/fhir/sid/icd-10";
+    let sct = "http://snomed.info/sct";
+    let loinc = "http://loinc.org";
+    let atc = "http://www.whocc.no/atc";
+    let condition = |system: &str, code: &str, display: &str| json!({"resourceType": "Condition", "code": {"coding": [{"system": system, "code": code, "display": display}]}});
+    let cases = [
+        // A breast cancer by ICD-10 and a SNOMED CT descendant of malignancy: read.
+        (condition(icd, "C50.9", "Malignant neoplasm of breast"), true),
+        (condition(sct, "254637007", "Non-small cell lung cancer"), true),
+        // A fracture in ICD-10 (complete ranges: settled as none of the concepts): counted only.
+        (condition(icd, "S52.5", "Fracture of lower end of radius"), false),
+        // A code nothing can place, or no code at all: read (named as not classified).
+        (condition("urn:oid:2.16.840.1.113883.2.4.4.31.1", "1234", "Onbekende diagnose"), true),
+        (json!({"resourceType": "Condition", "code": {"text": "borstkanker"}}), true),
+        // An eGFR is read; a body height no rule uses is not; a cancelled eGFR is not.
+        (
+            json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": loinc, "code": "62238-1"}]}}),
+            true,
+        ),
+        (
+            json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": loinc, "code": "8302-2"}]}}),
+            false,
+        ),
+        (
+            json!({"resourceType": "Observation", "status": "cancelled", "code": {"coding": [{"system": loinc, "code": "62238-1"}]}}),
+            false,
+        ),
+        // Medicines: an immunosuppressant is read, paracetamol is not, an unnamed one or one by
+        // reference is (it may be anything), a stopped order of a drug that matters is not.
+        (
+            json!({"resourceType": "MedicationStatement", "status": "active", "medicationCodeableConcept": {"coding": [{"system": atc, "code": "L04AX01", "display": "azathioprine"}]}}),
+            true,
+        ),
+        (
+            json!({"resourceType": "MedicationStatement", "status": "active", "medicationCodeableConcept": {"coding": [{"system": atc, "code": "N02BE01", "display": "paracetamol"}]}}),
+            false,
+        ),
+        (
+            json!({"resourceType": "MedicationRequest", "status": "active", "medicationCodeableConcept": {"coding": [{"system": "urn:oid:9.9.9", "code": "77"}]}}),
+            true,
+        ),
+        (
+            json!({"resourceType": "MedicationRequest", "status": "active", "medicationReference": {"reference": "Medication/m1"}}),
+            true,
+        ),
+        (
+            json!({"resourceType": "MedicationRequest", "status": "entered-in-error", "medicationCodeableConcept": {"coding": [{"system": atc, "code": "L04AX01"}]}}),
+            false,
+        ),
+        // A live vaccine given is read; an influenza vaccine (inactivated) or one not given is not.
+        (
+            json!({"resourceType": "Immunization", "status": "completed", "vaccineCode": {"text": "BMR-vaccin (mazelen, bof, rodehond)"}}),
+            true,
+        ),
+        (
+            json!({"resourceType": "Immunization", "status": "not-done", "vaccineCode": {"text": "BMR-vaccin (mazelen, bof, rodehond)"}}),
+            false,
+        ),
+        // Types no glance decides for are read.
+        (json!({"resourceType": "Patient"}), true),
+    ];
+    for (resource, expected) in cases {
+        assert_eq!(matters(resource.clone()), expected, "{resource}");
+    }
+}

@@ -8,7 +8,10 @@ mod server;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-pub use read::{WrongData, allowed_types, next_link, outcome_message, read_draft_orders, read_key};
+pub use read::{
+    DraftOrdersRefused, Glance, GlanceCoding, GlanceConcept, Relevance, WrongData, allowed_types, next_link,
+    outcome_message, read_draft_orders, read_key,
+};
 pub use record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
 use server::{Fetch, expand};
 pub use server::{FhirServerSettings, install_tls_provider};
@@ -44,8 +47,9 @@ pub async fn gather(
     server_queries: &BTreeMap<String, Vec<String>>,
     server: &FhirServerSettings,
     deadline: Instant,
+    relevance: Option<Relevance>,
 ) -> Result<PatientRecord, DataError> {
-    complete(request, read_prefetch(request, templates, server_queries)?, server, deadline).await
+    complete(request, read_prefetch(request, templates, server_queries, relevance)?, server, deadline).await
 }
 
 /// Read what prefetch holds and decide what must be fetched; 412 when something is missing and
@@ -54,10 +58,11 @@ pub fn read_prefetch(
     request: &CdsRequest<'_>,
     templates: &BTreeMap<String, String>,
     server_queries: &BTreeMap<String, Vec<String>>,
+    relevance: Option<Relevance>,
 ) -> Result<Gathering, DataError> {
     let patient_id = &request.context.patient_id;
     let has_server = request.fhir_server.is_some();
-    let mut record = PatientRecord::default();
+    let mut record = PatientRecord { relevance, ..PatientRecord::default() };
     // Keys to fetch, with why (for the 412 when there is no server to fetch them from).
     let mut fetches: Vec<Fetch> = Vec::new();
     let mut missing: Vec<(&'static str, String)> = Vec::new();

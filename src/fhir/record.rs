@@ -28,6 +28,10 @@ pub struct PatientRecord {
     pub immunizations: Vec<Immunization>,
     pub immunization_recommendations: Vec<ImmunizationRecommendation>,
     pub problems: Vec<RecordProblem>,
+    /// Resources of the patient no rule can use: checked for the patient, counted, not parsed.
+    pub not_used: usize,
+    /// Decides from a glance whether a resource is worth its typed parse (none: all are).
+    pub relevance: Option<super::read::Relevance>,
 }
 
 /// One entry of `context.draftOrders`.

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::advice::AdviceError;
-use crate::fhir::DataError;
+use crate::fhir::{DataError, DraftOrdersRefused};
 use crate::protocol::RequestError;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// More draft orders than a call may carry.
+    #[error("{0}")]
+    TooManyOrders(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::TooLarge { .. } => "payload-too-large",
+            ApiError::TooManyOrders(_) => "too-many-draft-orders",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::PreconditionFailed(_) => "precondition-failed",
@@ -73,7 +77,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge { .. } | ApiError::TooManyOrders(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -122,6 +126,9 @@ impl From<AdviceError> for ApiError {
             AdviceError::Request(_) => ApiError::BadRequest(e.to_string()),
             AdviceError::Data(DataError::Refused(w)) => ApiError::Unprocessable(w.to_string()),
             AdviceError::Data(DataError::Unavailable(why)) => ApiError::PreconditionFailed(why),
+            AdviceError::DraftOrders(DraftOrdersRefused::Wrong(w)) => ApiError::Unprocessable(w.to_string()),
+            AdviceError::DraftOrders(DraftOrdersRefused::Conflicting { .. }) => ApiError::BadRequest(e.to_string()),
+            AdviceError::DraftOrders(DraftOrdersRefused::TooMany { .. }) => ApiError::TooManyOrders(e.to_string()),
         }
     }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod coverage;
 mod discovery;
+mod draft_orders;
 mod errors;
 mod feedback;
 mod fhir_faults;

@@ -3,12 +3,17 @@
 //! of the wrong type or for another patient is refused.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
+
+mod glance;
+pub use glance::{Glance, GlanceCoding, GlanceConcept, Relevance};
 
 /// The data under a key is not what the key promises: the request is refused (4xx).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -266,6 +271,16 @@ fn read_resource(
             allowed_types(key).join(" or ")
         )));
     }
+    // A resource no rule can use is checked for the patient and counted, and not parsed.
+    if let Some(relevance) = &record.relevance
+        && glance::GLANCED.contains(&kind)
+        && let Some(g) = glance::glance(raw.get())
+        && !(relevance.0)(&g)
+    {
+        check_patient(g.subject.as_ref().and_then(|s| s.reference.as_deref()), patient_id, key, name)?;
+        record.not_used += 1;
+        return Ok(true);
+    }
     use fhir_sdk::r4b::resources as fr;
     match kind {
         "Patient" => match parse::<fr::Patient>(raw) {
@@ -376,37 +391,79 @@ fn check_patient(
 }
 
 /// Read `context.draftOrders`.
-pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
+/// Why `context.draftOrders` is refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum DraftOrdersRefused {
+    /// Not a Bundle of resources (422).
+    #[error(transparent)]
+    Wrong(#[from] WrongData),
+    /// Two entries with the same `ResourceType/id` and different content (400): which one the
+    /// prescriber is about to sign cannot be told.
+    #[error(
+        "`context.draftOrders` holds {reference} twice with different content (entries {first} and {second}): \
+         which one is being ordered cannot be told"
+    )]
+    Conflicting { reference: String, first: usize, second: usize },
+    /// More orders than a call may carry (413).
+    #[error(
+        "`context.draftOrders` holds more than {limit} orders; this service reviews at most {limit} per call \
+         (`limits.max_draft_orders`)"
+    )]
+    TooMany { limit: usize },
+}
+
+/// Read `context.draftOrders`: the orders (an id repeated with the same content counts once)
+/// and the Medications they may reference; at most `max_orders` orders.
+pub fn read_draft_orders(raw: &RawValue, max_orders: usize) -> Result<DraftOrders, DraftOrdersRefused> {
     let bundle_peek =
         peek(raw.get(), false).ok_or_else(|| WrongData("`context.draftOrders` is not a FHIR Bundle".into()))?;
     if bundle_peek.resource_type.as_deref() != Some("Bundle") {
-        return Err(WrongData("`context.draftOrders` must be a FHIR Bundle".into()));
+        return Err(WrongData("`context.draftOrders` must be a FHIR Bundle".into()).into());
     }
     let bundle: WireBundle =
         serde_json::from_str(raw.get()).map_err(|e| WrongData(format!("`context.draftOrders` cannot be read: {e}")))?;
     let mut drafts = DraftOrders::default();
+    // Each order reference seen, with its entry and raw JSON: a repeat is compared, not re-read.
+    let mut seen: HashMap<String, (usize, &str)> = HashMap::new();
     for (i, entry) in bundle.entry.iter().enumerate() {
         let Some(resource) = entry.resource else {
-            return Err(WrongData(format!("`context.draftOrders` entry {i} has no resource")));
+            return Err(WrongData(format!("`context.draftOrders` entry {i} has no resource")).into());
         };
         let entry_peek = peek(resource.get(), true)
             .ok_or_else(|| WrongData(format!("`context.draftOrders` entry {i} is not a FHIR resource")))?;
         let kind = entry_peek.resource_type.as_deref().unwrap_or_default();
         if kind.is_empty() {
-            return Err(WrongData(format!("`context.draftOrders` entry {i} has no resourceType")));
+            return Err(WrongData(format!("`context.draftOrders` entry {i} has no resourceType")).into());
         }
         let reference = match &entry_peek.id {
             Some(id) => format!("{kind}/{id}"),
             None => entry.full_url.as_deref().map_or_else(|| format!("{kind}/#{i}"), str::to_string),
         };
-        let content = match kind {
+        if kind == "Medication" {
             // A Medication that an order's medicationReference points to.
-            "Medication" => {
-                if let Ok(m) = parse(resource) {
-                    drafts.medications.push(m);
-                }
-                continue;
+            if let Ok(m) = parse(resource) {
+                drafts.medications.push(m);
             }
+            continue;
+        }
+        if entry_peek.id.is_some() {
+            match seen.entry(reference.clone()) {
+                Entry::Occupied(first) => {
+                    let (first, json) = *first.get();
+                    if same_json(json, resource.get()) {
+                        continue;
+                    }
+                    return Err(DraftOrdersRefused::Conflicting { reference, first, second: i });
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert((i, resource.get()));
+                }
+            }
+        }
+        if drafts.orders.len() == max_orders {
+            return Err(DraftOrdersRefused::TooMany { limit: max_orders });
+        }
+        let content = match kind {
             "MedicationRequest" => match parse(resource) {
                 Ok(r) => DraftContent::Medication(r),
                 Err(error) => DraftContent::Unreadable { error, json: resource.get().to_string() },
@@ -420,6 +477,15 @@ pub fn read_draft_orders(raw: &RawValue) -> Result<DraftOrders, WrongData> {
         drafts.orders.push(DraftOrder { reference, has_id: entry_peek.id.is_some(), content });
     }
     Ok(drafts)
+}
+
+/// The same JSON: byte for byte, or the same value written differently (spacing, key order).
+fn same_json(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 #[cfg(test)]

@@ -1,0 +1,88 @@
+//! The draft orders a call carries (issue 16): an order repeated with the same content counts
+//! once, conflicting copies are refused, and a call may carry at most `limits.max_draft_orders`.
+
+use serde_json::{Value, json};
+
+use crate::support::{SIGN, TestApp, fixture_json, rules_of};
+
+/// The 71-year-old's baricitinib order as an order-sign call, with `orders` extra distinct
+/// orders (paracetamol, out of scope) after it.
+fn sign_call(extra: usize) -> Value {
+    let mut v = fixture_json("requests/baricitinib-age-71-ex-smoker.json");
+    v["hook"] = json!("order-sign");
+    v["context"].as_object_mut().unwrap().remove("selections");
+    let entries = v["context"]["draftOrders"]["entry"].as_array_mut().unwrap();
+    for n in 0..extra {
+        entries.push(json!({"resource": {
+            "resourceType": "MedicationRequest", "id": format!("mr-para-{n}"), "status": "draft", "intent": "order",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "N02BE01", "display": "paracetamol"}]},
+            "subject": {"reference": "Patient/pat-001"}
+        }}));
+    }
+    v
+}
+
+fn first_order(v: &Value) -> Value {
+    v["context"]["draftOrders"]["entry"][0].clone()
+}
+
+async fn post(app: &TestApp, v: &Value) -> (u16, Value) {
+    let resp = app.post_json(&format!("/cds-services/{SIGN}"), &serde_json::to_vec(v).unwrap(), None).await;
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn an_order_repeated_with_the_same_content_gets_its_cards_once() {
+    let app = TestApp::start().await;
+    let once = sign_call(0);
+    let (status, single) = post(&app, &once).await;
+    assert_eq!(status, 200, "{single}");
+    assert!(!rules_of(&single).is_empty(), "the fixture's order gets cards: {single}");
+
+    let mut twice = once.clone();
+    let copy = first_order(&once);
+    for _ in 0..3 {
+        twice["context"]["draftOrders"]["entry"].as_array_mut().unwrap().push(copy.clone());
+    }
+    let (status, repeated) = post(&app, &twice).await;
+    assert_eq!(status, 200, "{repeated}");
+    assert_eq!(rules_of(&repeated), rules_of(&single), "four copies of one order are one order");
+}
+
+#[tokio::test]
+async fn copies_of_one_order_with_different_content_are_refused() {
+    let app = TestApp::start().await;
+    let mut v = sign_call(0);
+    let mut other = first_order(&v);
+    other["resource"]["dosageInstruction"] = json!([{"text": "4 mg 1x daags"}]);
+    v["context"]["draftOrders"]["entry"].as_array_mut().unwrap().push(other);
+    let (status, body) = post(&app, &v).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("MedicationRequest/mr-bari-001") && message.contains("different content"), "{message}");
+}
+
+#[tokio::test]
+async fn more_draft_orders_than_the_limit_are_refused_with_413() {
+    let app = TestApp::start_changed(|mut s| {
+        s.limits.max_draft_orders = 4;
+        s
+    })
+    .await;
+    // The baricitinib order and three others: at the limit, reviewed.
+    let (status, body) = post(&app, &sign_call(3)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!rules_of(&body).is_empty());
+    // A repeated order does not count twice.
+    let mut repeated = sign_call(3);
+    let copy = first_order(&repeated);
+    repeated["context"]["draftOrders"]["entry"].as_array_mut().unwrap().push(copy);
+    assert_eq!(post(&app, &repeated).await.0, 200);
+    // One more distinct order: refused, saying which limit.
+    let (status, body) = post(&app, &sign_call(4)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"], "too-many-draft-orders");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("at most 4") && message.contains("limits.max_draft_orders"), "{message}");
+}
