@@ -143,7 +143,8 @@ fn engine_and_cards(bencher: Bencher, patient: &str) {
     let orders =
         facts::reviewed_orders(&k, &record, &drafts.orders, selections.as_deref(), |d| patient_facts.on_drug(d));
     let engine = Engine::new(&k, Jurisdiction::Nl);
-    let ctx = CardContext { knowledge: &k, language: Language::En, patient_id: "bench", rules_url: None };
+    let ctx =
+        CardContext { knowledge: &k, language: Language::En, patient_id: "bench", rules_url: None, matrix_url: None };
     bencher.bench_local(|| {
         let reviews: Vec<_> = orders.iter().map(|o| (o.clone(), engine.review(&patient_facts, o))).collect();
         cards::render(&ctx, &reviews)

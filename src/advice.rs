@@ -37,6 +37,15 @@ pub struct Advice {
     pub hook: String,
     pub hook_instance: String,
     pub orders_reviewed: usize,
+    /// The decision matrix of this call, to be stored under its token (the cards link to it).
+    pub matrix: Option<MatrixPage>,
+}
+
+/// A decision-matrix page made by a call: its token and what it shows.
+#[derive(Debug)]
+pub struct MatrixPage {
+    pub token: String,
+    pub view: cards::matrix::MatrixView,
 }
 
 /// The decision-support service: knowledge plus deployment settings.
@@ -51,6 +60,8 @@ pub struct Advisor {
     pub terminology: Option<Arc<TerminologyServer>>,
     /// Most orders one call may carry (`limits.max_draft_orders`).
     pub max_draft_orders: usize,
+    /// Make a decision-matrix page for atopic-dermatitis orders (only with a public URL).
+    pub matrix: bool,
 }
 
 impl Advisor {
@@ -62,11 +73,17 @@ impl Advisor {
             public_url: None,
             terminology: None,
             max_draft_orders: crate::config::DEFAULT_MAX_DRAFT_ORDERS,
+            matrix: true,
         }
     }
 
     pub fn with_max_draft_orders(mut self, max: usize) -> Self {
         self.max_draft_orders = max;
+        self
+    }
+
+    pub fn with_matrix(mut self, enabled: bool) -> Self {
+        self.matrix = enabled;
         self
     }
 
@@ -116,6 +133,7 @@ impl Advisor {
             hook: request.hook.clone(),
             hook_instance: request.hook_instance.clone(),
             orders_reviewed,
+            matrix: None,
         };
 
         // Decide what is in scope from the orders alone: an order for anything else costs no
@@ -179,15 +197,40 @@ impl Advisor {
                 (o, review)
             })
             .collect();
+        let matrix = self.matrix_page(&engine, &patient_facts, &reviews, language, &request.context.patient_id);
         let ctx = CardContext {
             knowledge: k,
             language,
             patient_id: &request.context.patient_id,
             rules_url: self.public_url.as_ref().map(|u| format!("{u}/rules")),
+            matrix_url: matrix.as_ref().and_then(|p| Some(format!("{}/matrix/{}", self.public_url.as_ref()?, p.token))),
         };
         let mut advice = done(reviews.len());
+        advice.matrix = matrix;
         advice.response.cards = cards::render(&ctx, &reviews);
         Ok(advice)
+    }
+
+    /// The decision matrix of a call with an atopic-dermatitis order, under a new token (none
+    /// when the feature is off or there is no URL to link it from).
+    fn matrix_page(
+        &self,
+        engine: &Engine<'_>,
+        facts: &PatientFacts,
+        reviews: &[(facts::ReviewedOrder, crate::engine::OrderReview<'_>)],
+        language: Language,
+        patient_id: &str,
+    ) -> Option<MatrixPage> {
+        let k = &*self.knowledge;
+        if !self.matrix || self.public_url.is_none() {
+            return None;
+        }
+        let on_matrix: Vec<&facts::ReviewedOrder> =
+            reviews.iter().filter(|(o, r)| cards::on_matrix(k, o, r)).map(|(o, _)| o).collect();
+        let first = on_matrix.first()?;
+        let ordered: Vec<_> = on_matrix.iter().filter_map(|o| o.drug()).collect();
+        let view = cards::matrix::build(k, engine, facts, first, &ordered, language, patient_id);
+        Some(MatrixPage { token: cards::matrix::new_token(), view })
     }
 
     /// For `classify`: every resource a request carries (prefetch and draft orders), read as a

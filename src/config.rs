@@ -62,6 +62,21 @@ impl Default for Limits {
     }
 }
 
+/// The decision-matrix page of atopic-dermatitis orders (`[matrix]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixSettings {
+    /// `false`: no link on the cards, nothing stored.
+    pub enabled: bool,
+    /// How long a page is kept; then it answers 410 Gone and its content is swept.
+    pub ttl: Duration,
+}
+
+impl Default for MatrixSettings {
+    fn default() -> Self {
+        MatrixSettings { enabled: true, ttl: Duration::from_secs(30 * 60) }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
@@ -83,6 +98,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Browser origins allowed to call (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    pub matrix: MatrixSettings,
 }
 
 impl Settings {
@@ -108,6 +124,7 @@ impl Settings {
                 max_lifetime: Duration::from_secs(300),
             },
             cors_origins: Vec::new(),
+            matrix: MatrixSettings::default(),
         }
     }
 
@@ -140,7 +157,7 @@ fn environment() -> Env {
                 "fhir_allow_http" => return "fhir.allow_plain_http".into(),
                 _ => {}
             }
-            for section in ["limits", "fhir", "terminology", "auth", "cors"] {
+            for section in ["limits", "fhir", "terminology", "auth", "cors", "matrix"] {
                 if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
                     return format!("{section}.{rest}").into();
                 }
@@ -167,6 +184,33 @@ pub struct ConfigFile {
     pub terminology: TerminologyFile,
     pub auth: AuthFile,
     pub cors: CorsFile,
+    pub matrix: MatrixFile,
+}
+
+/// `[matrix]`: the decision-matrix page (`ATCDS_MATRIX_ENABLED`, `ATCDS_MATRIX_TTL_MINUTES`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatrixFile {
+    pub enabled: bool,
+    /// Minutes; fractions allowed.
+    pub ttl_minutes: f64,
+}
+
+impl Default for MatrixFile {
+    fn default() -> Self {
+        let d = MatrixSettings::default();
+        MatrixFile { enabled: d.enabled, ttl_minutes: d.ttl.as_secs_f64() / 60.0 }
+    }
+}
+
+impl MatrixFile {
+    fn check(&self) -> Result<MatrixSettings, ConfigError> {
+        // At most a day: the page holds clinical data about one patient.
+        if !(self.ttl_minutes.is_finite() && self.ttl_minutes > 0.0 && self.ttl_minutes <= 24.0 * 60.0) {
+            return Err(ConfigError::new("matrix.ttl_minutes", "must be greater than 0 and at most 1440 (a day)"));
+        }
+        Ok(MatrixSettings { enabled: self.enabled, ttl: Duration::from_secs_f64(self.ttl_minutes * 60.0) })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,6 +278,7 @@ impl Default for ConfigFile {
             terminology: TerminologyFile::default(),
             auth: AuthFile::default(),
             cors: CorsFile::default(),
+            matrix: MatrixFile::default(),
         }
     }
 }
@@ -282,6 +327,7 @@ impl ConfigFile {
         let (limits, fhir) = check_limits(&self.limits, &self.fhir)?;
         let terminology = check_terminology(&self.terminology)?;
         check_cors(&self.cors)?;
+        let matrix = self.matrix.check()?;
         let auth = self.auth.check(from_file, bind, self.public_url.is_some())?;
         Ok(Settings {
             bind,
@@ -297,6 +343,7 @@ impl ConfigFile {
             terminology,
             auth,
             cors_origins: self.cors.allowed_origins,
+            matrix,
         })
     }
 }

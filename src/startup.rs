@@ -64,6 +64,24 @@ fn cors(origins: &[String]) -> Cors {
         .max_age(3600)
 }
 
+/// Now and then, expired decision-matrix pages are emptied (and a day later deleted): at half
+/// their time to live, at least every second and at most every minute.
+fn sweep_matrix_pages(store: Store, ttl: std::time::Duration) {
+    let every = (ttl / 2).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60));
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match store.sweep_matrices(crate::storage::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pages = n, "expired matrix pages swept"),
+                Err(e) => tracing::warn!(error = %e, "expired matrix pages could not be swept"),
+            }
+        }
+    });
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let knowledge = load_knowledge(&settings)?;
@@ -102,15 +120,15 @@ impl Application {
         let advisor = Advisor::new(knowledge, settings.jurisdiction, settings.fhir.clone())
             .with_public_url(public_url.clone())
             .with_terminology_server(terminology)
-            .with_max_draft_orders(settings.limits.max_draft_orders);
-        let state = web::Data::new(AppState::new(
-            advisor,
-            store.clone(),
-            auth,
-            public_url,
-            settings.limits.clone(),
-            settings.clock,
-        ));
+            .with_max_draft_orders(settings.limits.max_draft_orders)
+            .with_matrix(settings.matrix.enabled);
+        let mut state =
+            AppState::new(advisor, store.clone(), auth, public_url, settings.limits.clone(), settings.clock);
+        state.matrix = settings.matrix.clone();
+        let state = web::Data::new(state);
+        if settings.matrix.enabled {
+            sweep_matrix_pages(store.clone(), settings.matrix.ttl);
+        }
         let origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()

@@ -20,6 +20,15 @@ pub(super) fn dose_text(m: &Messages, mg: f64, per_day: f64, lang: Language) -> 
 }
 
 pub(super) fn evidence_text(m: &Messages, e: &Evidence, lang: Language) -> String {
+    evidence_text_with(m, e, lang, markdown_escape)
+}
+
+/// The same words for HTML (the page escapes them itself): record text only kept on one line.
+pub(super) fn plain_evidence_text(m: &Messages, e: &Evidence, lang: Language) -> String {
+    evidence_text_with(m, e, lang, |s| s.replace('\n', " "))
+}
+
+fn evidence_text_with(m: &Messages, e: &Evidence, lang: Language, escape: fn(&str) -> String) -> String {
     let mut notes = Vec::new();
     if let Some(d) = e.date {
         notes.push(date_text(m, d, lang));
@@ -64,9 +73,9 @@ pub(super) fn evidence_text(m: &Messages, e: &Evidence, lang: Language) -> Strin
         }
     }
     if let Some(words) = &e.by_text {
-        notes.push(m.fill("evidence.by-text", lang, &[("words", &markdown_escape(words))]));
+        notes.push(m.fill("evidence.by-text", lang, &[("words", &escape(words))]));
     }
-    let label = markdown_escape(&e.label);
+    let label = escape(&e.label);
     if label.is_empty() {
         return notes.join(", ");
     }

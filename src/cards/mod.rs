@@ -7,6 +7,7 @@
 mod alternatives;
 mod evidence;
 mod identity;
+pub mod matrix;
 mod suggestion;
 mod summary;
 
@@ -37,6 +38,8 @@ pub struct CardContext<'a> {
     pub patient_id: &'a str,
     /// The service's rules page, linked from each card (none when evaluating offline).
     pub rules_url: Option<String>,
+    /// This call's decision-matrix page, linked from the cards of atopic-dermatitis orders.
+    pub matrix_url: Option<String>,
 }
 
 /// Cards for all reviewed orders: one per rule per order, critical first, then warning, info.
@@ -166,8 +169,17 @@ fn card(ctx: &CardContext<'_>, order: &ReviewedOrder, review: &OrderReview<'_>, 
         } else {
             Vec::new()
         },
-        links: links(ctx, rule, !suggestions_empty),
+        links: links(ctx, rule, !suggestions_empty, on_matrix(ctx.knowledge, order, review)),
     }
+}
+
+/// An order of a drug of the decision matrix for the matrix's indication: its cards link to the
+/// matrix page.
+pub fn on_matrix(k: &Knowledge, order: &ReviewedOrder, review: &OrderReview<'_>) -> bool {
+    review.alternatives.is_some()
+        && order.drug().is_some_and(|d| {
+            k.matrix.drugs.contains(&d) && k.alternative_set_of(d).is_some_and(|s| s.key == k.matrix.set)
+        })
 }
 
 fn drug_name_of(k: &Knowledge, drug: crate::vocabulary::DrugId) -> String {

@@ -7,8 +7,14 @@ use crate::facts::ReviewedOrder;
 use crate::protocol::{Action, ActionType, Link, Suggestion};
 use crate::vocabulary::DrugId;
 
-/// A link to the rule's explanation, and with suggestions one to the patient-preference rows.
-pub(super) fn links(ctx: &CardContext<'_>, rule: &crate::knowledge::Rule, with_suggestions: bool) -> Vec<Link> {
+/// A link to the rule's explanation, with suggestions one to the patient-preference rows, and on
+/// an order of the decision matrix one to this call's matrix page.
+pub(super) fn links(
+    ctx: &CardContext<'_>,
+    rule: &crate::knowledge::Rule,
+    with_suggestions: bool,
+    on_matrix: bool,
+) -> Vec<Link> {
     let Some(base) = &ctx.rules_url else { return Vec::new() };
     let m = &ctx.knowledge.messages;
     let (rule_label, preferences_label) = (m.get("link.rule", ctx.language), m.get("link.preferences", ctx.language));
@@ -18,6 +24,13 @@ pub(super) fn links(ctx: &CardContext<'_>, rule: &crate::knowledge::Rule, with_s
         links.push(Link {
             label: preferences_label.into(),
             url: format!("{base}#patient-preferences"),
+            kind: "absolute".into(),
+        });
+    }
+    if let Some(url) = ctx.matrix_url.as_ref().filter(|_| on_matrix) {
+        links.push(Link {
+            label: m.get("link.matrix", ctx.language).into(),
+            url: url.clone(),
             kind: "absolute".into(),
         });
     }

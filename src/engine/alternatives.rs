@@ -7,7 +7,19 @@ use super::{Candidate, Engine, Standing};
 use crate::facts::{DoseReading, MatchedBy, OrderSubject, PatientFacts, ReviewedOrder};
 use crate::knowledge::{Reason, Rule};
 use crate::language::eval::for_indication;
-use crate::vocabulary::MedicationStatus;
+use crate::vocabulary::{DrugId, MedicationStatus};
+
+/// `order`, for `drug` instead: a new start, with no dose (the ordered dose says nothing about
+/// another drug) and the same reasons.
+pub fn as_if_ordered(order: &ReviewedOrder, drug: DrugId) -> ReviewedOrder {
+    ReviewedOrder {
+        subject: OrderSubject::Drug { drug, matched_by: MatchedBy::Text(String::new()) },
+        new_start: true,
+        unreadable: None,
+        dose: DoseReading::Missing,
+        ..order.clone()
+    }
+}
 
 impl<'k> Engine<'k> {
     /// Alternatives are offered only for a drug of an alternative set ordered for the set's
@@ -30,14 +42,7 @@ impl<'k> Engine<'k> {
                 if prescribed {
                     return Candidate { drug: d.id, standing: Standing::AlreadyPrescribed };
                 }
-                let hypothetical = ReviewedOrder {
-                    subject: OrderSubject::Drug { drug: d.id, matched_by: MatchedBy::Text(String::new()) },
-                    new_start: true,
-                    unreadable: None,
-                    dose: DoseReading::Missing,
-                    ..order.clone()
-                };
-                let findings = self.findings(facts, &hypothetical);
+                let findings = self.findings(facts, &as_if_ordered(order, d.id));
                 let against: Vec<&'k Rule> =
                     findings.iter().filter(|f| set.withhold_on.contains(&f.recommendation)).map(|f| f.rule).collect();
                 let gaps: Vec<&'k Reason> = findings

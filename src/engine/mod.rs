@@ -6,6 +6,7 @@ mod alternatives;
 mod finding;
 
 pub use crate::language::eval::{Evidence, EvidenceDetail};
+pub use alternatives::as_if_ordered;
 pub use finding::*;
 
 use crate::facts::{OrderSubject, PatientFacts, ReviewedOrder};

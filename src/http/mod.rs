@@ -6,6 +6,7 @@
 mod errors;
 mod extract;
 mod gate;
+mod matrix;
 mod routes;
 mod rules_page;
 mod state;
@@ -17,7 +18,8 @@ pub use errors::ApiError;
 pub use extract::language;
 pub use state::AppState;
 
-use routes::{discovery, fallback, feedback, ops, rules, service};
+pub use routes::matrix::CONTENT_SECURITY_POLICY as MATRIX_CSP;
+use routes::{discovery, fallback, feedback, matrix as matrix_page, ops, rules, service};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -32,6 +34,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/feedback/summary", web::get().to(feedback::feedback_summary))
     .route("/rules", web::get().to(rules::rules))
+    .route("/matrix/static/matrix.js", web::get().to(matrix_page::script))
+    .route("/matrix/static/matrix.css", web::get().to(matrix_page::style))
+    .route("/matrix/{token}", web::get().to(matrix_page::page))
     .route("/metrics", web::get().to(ops::metrics))
     .route("/health/live", web::get().to(ops::live))
     .route("/health/ready", web::get().to(ops::ready))

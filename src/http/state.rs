@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 use super::rules_page;
 use crate::advice::Advisor;
 use crate::auth::Authenticator;
-use crate::config::{Clock, Limits};
+use crate::config::{Clock, Limits, MatrixSettings};
 use crate::storage::Store;
 
 /// Shared by all workers.
@@ -25,6 +25,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The rules page, rendered once: the knowledge does not change while the service runs.
     pub rules_page: String,
+    /// The decision-matrix pages: on or off, and how long each is kept.
+    pub matrix: MatrixSettings,
 }
 
 impl AppState {
@@ -38,7 +40,17 @@ impl AppState {
     ) -> AppState {
         let rules_page = rules_page::render(&advisor.knowledge, advisor.jurisdiction).into_string();
         let in_flight = Arc::new(Semaphore::new(limits.max_concurrent_requests));
-        AppState { advisor, store, auth, public_url, limits, in_flight, clock, rules_page }
+        AppState {
+            advisor,
+            store,
+            auth,
+            public_url,
+            limits,
+            in_flight,
+            clock,
+            rules_page,
+            matrix: MatrixSettings::default(),
+        }
     }
 
     /// The service id for the log: one of ours, or `unknown` — a caller's path segment (which may

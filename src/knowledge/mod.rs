@@ -27,7 +27,7 @@ use crate::vocabulary::{DrugId, Jurisdiction, Language, Recommendation};
 pub use crate::vocabulary::{DrugSet, MedicationStatus};
 
 /// A text in every language the cards speak.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Localized {
     pub en: String,
     pub nl: String,
@@ -254,9 +254,38 @@ impl Reason {
 /// A patient-preference row of seed A: arrows per drug class.
 #[derive(Debug, Clone)]
 pub struct Preference {
+    /// A short key (`oral`): names the preference on the matrix page.
+    pub id: String,
     pub text: Localized,
     /// Class key (`biologic`, `jak`) → arrow.
     pub arrows: BTreeMap<String, String>,
+}
+
+/// A row of seed A's decision matrix: the arrow per drug, and what tells whether it applies to
+/// a patient (rules that fire; `data.unchecked` reasons that say it could not be checked).
+#[derive(Debug, Clone)]
+pub struct MatrixRow {
+    pub id: String,
+    /// `warnings`, `pregnancy` or `indications`.
+    pub section: String,
+    pub text: Localized,
+    /// Per drug of the matrix, in column order: the arrow (empty: no recommendation).
+    pub arrows: Vec<(DrugId, String)>,
+    pub note: Option<Localized>,
+    /// (rule id, reason id or `None` for any reason of the rule).
+    pub rules: Vec<(String, Option<String>)>,
+    /// Reason ids of `data.unchecked`.
+    pub unchecked: Vec<String>,
+}
+
+/// The decision matrix as a page shows it: its columns (an alternative set) and rows.
+#[derive(Debug, Clone, Default)]
+pub struct Matrix {
+    /// The alternative set whose drugs are the columns.
+    pub set: String,
+    pub drugs: Vec<DrugId>,
+    pub rows: Vec<MatrixRow>,
+    pub source: String,
 }
 
 /// Drugs that may be suggested in place of each other for one indication (a decision matrix).
@@ -304,6 +333,8 @@ pub struct Knowledge {
     pub quantities: Vec<QuantityKind>,
     pub preferences: Vec<Preference>,
     pub preferences_source: String,
+    /// Seed A's decision matrix, for the per-patient matrix page.
+    pub matrix: Matrix,
     pub definitions: Vec<Definition>,
     /// Canonical URI per system short name, for resources the service writes.
     pub system_uris: BTreeMap<String, String>,

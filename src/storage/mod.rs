@@ -1,7 +1,8 @@
 //! Storage: prescriber feedback and the token ids already seen. SQLite in the data directory by
 //! default (WAL, fully synchronous: a row is on disk before the answer is sent), PostgreSQL when
 //! a `postgres://` URL is configured — one code path through sqlx's `Any` driver, with the
-//! migrations of each dialect compiled in. No patient data is stored.
+//! migrations of each dialect compiled in. No patient data is stored, but for the decision-matrix
+//! pages (no name, identifier or birth date), each kept for its short time to live.
 
 use std::path::{Path, PathBuf};
 
@@ -35,11 +36,31 @@ struct EmbeddedMigrations(Backend);
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "feedback", include_str!("migrations/sqlite/0001_feedback.sql")),
     (2, "seen tokens", include_str!("migrations/0002_seen_tokens.sql")),
+    (3, "matrix pages", include_str!("migrations/0003_matrix_pages.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "feedback", include_str!("migrations/postgres/0001_feedback.sql")),
     (2, "seen tokens", include_str!("migrations/0002_seen_tokens.sql")),
+    (3, "matrix pages", include_str!("migrations/0003_matrix_pages.sql")),
 ];
+
+/// A decision-matrix page looked up by its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredMatrix {
+    /// Its view model (JSON), and when it expires (Unix milliseconds).
+    Found(String, i64),
+    /// It was there, and its time is up.
+    Expired,
+    Unknown,
+}
+
+/// How long an expired page is still known as expired (410) before its row goes (then 404).
+const EXPIRED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
 
 impl<'s> MigrationSource<'s> for EmbeddedMigrations {
     fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
@@ -181,6 +202,60 @@ impl Store {
         Ok(inserted.rows_affected() == 1)
     }
 
+    /// Keep a decision-matrix page until `expires_at` (Unix milliseconds).
+    pub async fn put_matrix(
+        &self,
+        token: &str,
+        body: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES ($1, $2, $3, $4)")
+            .bind(token)
+            .bind(created_at)
+            .bind(expires_at)
+            .bind(body)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The page under `token` as of `now` (Unix milliseconds).
+    pub async fn matrix(&self, token: &str, now: i64) -> Result<StoredMatrix, StoreError> {
+        let row: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT expires_at, body FROM matrix_pages WHERE token = $1")
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            None => StoredMatrix::Unknown,
+            Some((expires_at, Some(body))) if expires_at > now => StoredMatrix::Found(body, expires_at),
+            Some(_) => StoredMatrix::Expired,
+        })
+    }
+
+    /// Forget what expired pages showed (their rows stay a day, so that they answer 410), and
+    /// delete the rows after that day. Returns the number of pages emptied.
+    pub async fn sweep_matrices(&self, now: i64) -> Result<u64, StoreError> {
+        let emptied = sqlx::query("UPDATE matrix_pages SET body = NULL WHERE expires_at <= $1 AND body IS NOT NULL")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM matrix_pages WHERE expires_at <= $1")
+            .bind(now - EXPIRED_KEPT_MS)
+            .execute(&self.pool)
+            .await?;
+        Ok(emptied)
+    }
+
+    /// How many matrix pages still hold their content (for tests and operators).
+    pub async fn matrix_pages_with_content(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM matrix_pages WHERE body IS NOT NULL").fetch_one(&self.pool).await?;
+        Ok(n)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -188,5 +263,31 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn matrix_pages_expire_and_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), None).await.unwrap();
+        store.put_matrix("a", "{\"x\":1}", 1_000, 2_000).await.unwrap();
+        store.put_matrix("b", "{}", 1_000, 9_000).await.unwrap();
+        assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Found("{\"x\":1}".into(), 2_000));
+        assert_eq!(store.matrix("a", 2_000).await.unwrap(), StoredMatrix::Expired);
+        assert_eq!(store.matrix("nope", 1_500).await.unwrap(), StoredMatrix::Unknown);
+        // The sweep empties the expired page, keeps the other, and keeps answering "expired".
+        assert_eq!(store.sweep_matrices(2_500).await.unwrap(), 1);
+        assert_eq!(store.matrix_pages_with_content().await.unwrap(), 1);
+        assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Expired);
+        assert_eq!(store.matrix("b", 1_500).await.unwrap(), StoredMatrix::Found("{}".into(), 9_000));
+        // A day later the row is gone; the other page, expired since, is emptied.
+        store.sweep_matrices(2_000 + EXPIRED_KEPT_MS).await.unwrap();
+        assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Unknown);
+        assert_eq!(store.matrix("b", 1_500).await.unwrap(), StoredMatrix::Expired);
+        store.close().await;
     }
 }

@@ -60,20 +60,7 @@ fn evaluate_in_dutch_and_its_exit_codes() {
 #[tokio::test]
 async fn served_requests_are_logged_without_patient_data() {
     let data = tempfile::tempdir().unwrap();
-    let (knowledge, as_of) = (root().join("cds-services"), as_of_arg());
-    let mut served = ServedProcess::start(
-        &[
-            "--bind",
-            "127.0.0.1:0",
-            "--as-of",
-            &as_of,
-            "--knowledge",
-            knowledge.to_str().unwrap(),
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ],
-        &[("RUST_LOG", "debug")],
-    );
+    let mut served = ServedProcess::start_for_fixtures(data.path(), &[("RUST_LOG", "debug")]);
     let port = served.port;
     let client = crate::support::http_client();
     let mut patients = Vec::new();

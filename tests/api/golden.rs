@@ -14,13 +14,17 @@ fn golden_path(case: &str) -> PathBuf {
     root().join("fixtures/golden").join(format!("{case}.json"))
 }
 
-/// Replace every UUID (card, suggestion, and the resources suggestions create) by `<uuid>`, and
-/// the test server's own address (it listens on a random port) by `<service>`.
+/// Replace every UUID (card, suggestion, and the resources suggestions create) by `<uuid>`, the
+/// test server's own address (it listens on a random port) by `<service>`, and the random token
+/// of a decision-matrix link by `<token>`.
 fn normalise(value: &mut Value, base: &str) {
     match value {
         Value::String(s) => {
             if s.starts_with(base) {
                 *s = s.replacen(base, "<service>", 1);
+                if let Some((page, _token)) = s.split_once("/matrix/") {
+                    *s = format!("{page}/matrix/<token>");
+                }
             } else if uuid::Uuid::parse_str(s).is_ok() {
                 *s = "<uuid>".into();
             } else if let Some((prefix, id)) = s.rsplit_once('/')

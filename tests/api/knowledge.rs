@@ -150,3 +150,31 @@ fn the_service_does_not_start_on_broken_knowledge() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot start") && stderr.contains("rule `jak.zwanger`: unknown rule id"), "{stderr}");
 }
+
+#[test]
+fn the_matrix_rows_name_rules_reasons_and_gaps_that_exist() {
+    let k = Knowledge::load(&root().join("cds-services")).unwrap();
+    let columns: Vec<&str> = k.matrix.drugs.iter().map(|d| k.drug(*d).key.as_str()).collect();
+    assert_eq!(columns, ["dupilumab", "tralokinumab", "baricitinib", "upadacitinib", "abrocitinib"]);
+    assert_eq!(k.matrix.rows.len(), 17, "seed A's rows: 12 warnings, 2 pregnancy, 3 other indications");
+    assert!(k.preferences.iter().any(|p| p.id == "oral"));
+
+    let dir = broken("matrix.toml", |t| {
+        t.replace("jak.restricted-population#age-65", "jak.restricted-population#age-66")
+            .replace("rules = [\"jak.gi-perforation\"]", "rules = [\"jak.gi\"]")
+            .replace("unchecked = [\"no-egfr\"", "unchecked = [\"no-gfr\"")
+            .replace(
+                "abrocitinib = \"↓↓\" }\nrules = [\"jak.active-malignancy\"]",
+                "abrocitinib = \"↓↓↓\" }\nrules = [\"jak.active-malignancy\"]",
+            )
+    });
+    let e = errors_of(dir.path());
+    for expected in [
+        "matrix.toml: row `age-65`: rule `jak.restricted-population` has no reason `age-66`",
+        "matrix.toml: row `gi-perforation`: `jak.gi` is no rule",
+        "matrix.toml: row `renal-hepatic`: `no-gfr` is no reason of data.unchecked",
+        "matrix.toml: row `active-malignancy`: `↓↓↓` is not a matrix arrow",
+    ] {
+        assert!(e.contains(expected), "{expected} not in {e}");
+    }
+}

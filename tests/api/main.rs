@@ -14,6 +14,7 @@ mod fhir_server;
 mod fixtures;
 mod golden;
 mod knowledge;
+mod matrix;
 mod operations;
 mod postgres;
 mod rules_page;

@@ -198,3 +198,25 @@ async fn feedback_in_postgresql_survives_a_sigkill_of_the_service() {
     let rows: i64 = summary["feedback"].as_array().unwrap().iter().map(|r| r["count"].as_i64().unwrap()).sum();
     assert_eq!(rows, 10, "{summary}");
 }
+
+#[tokio::test]
+async fn a_matrix_page_made_by_one_replica_is_served_by_another_through_postgresql() {
+    use advanced_therapy_cds::config::MatrixSettings;
+    let Some(pg) = postgres_or_skip("a_matrix_page_made_by_one_replica_is_served_by_another_through_postgresql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = Settings {
+        database_url: Some(pg.url.clone()),
+        matrix: MatrixSettings { enabled: true, ttl: std::time::Duration::from_secs(2) },
+        ..settings(dir.path())
+    };
+    let (one, other) = (TestApp::start_with(s.clone()).await, TestApp::start_with(s).await);
+    let (_, url) = crate::matrix::matrix_link(&one, crate::matrix::CASE, "en").await;
+    let path = &url[url.find("/matrix/").unwrap()..];
+    let resp = other.client.get(other.url(path)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("Atopische keratoconjunctivitis"));
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(other.client.get(other.url(path)).send().await.unwrap().status(), 410);
+}

@@ -6,8 +6,11 @@ use std::time::Instant;
 use actix_web::{HttpResponse, web};
 use tracing::{Instrument, field};
 
+use crate::advice::MatrixPage;
 use crate::http::extract::CdsCall;
 use crate::http::{ApiError, AppState};
+use crate::protocol::CdsResponse;
+use crate::storage::now_ms;
 use crate::telemetry;
 
 /// Bodies above this size are evaluated off the worker thread (a typical call is 10–50 KB).
@@ -51,7 +54,10 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     span.record("elapsed_ms", (elapsed * 1000.0).round() / 1000.0);
     match result {
-        Ok(advice) => {
+        Ok(mut advice) => {
+            if let Some(page) = advice.matrix.take() {
+                store_matrix(&state, page, &mut advice.response).instrument(span.clone()).await;
+            }
             span.record("hook", field::display(&advice.hook));
             span.record("hook_instance", field::display(&advice.hook_instance));
             span.record("orders", advice.orders_reviewed);
@@ -68,6 +74,24 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
             span.record("status", e.status_code_u16());
             span.in_scope(|| tracing::warn!(error = e.kind(), "refused"));
             Err(e)
+        }
+    }
+}
+
+/// Keep the call's decision-matrix page for its time to live. When it cannot be stored, the
+/// cards lose their link to it (a link to nothing helps no one) and the answer goes out anyway.
+async fn store_matrix(state: &AppState, page: MatrixPage, response: &mut CdsResponse) {
+    let now = now_ms();
+    let expires_at = now + state.matrix.ttl.as_millis() as i64;
+    let stored = match serde_json::to_string(&page.view) {
+        Ok(body) => state.store.put_matrix(&page.token, &body, now, expires_at).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = stored {
+        tracing::error!(%error, "the decision-matrix page could not be stored: its links are left off the cards");
+        let path = format!("/matrix/{}", page.token);
+        for card in &mut response.cards {
+            card.links.retain(|l| !l.url.ends_with(&path));
         }
     }
 }

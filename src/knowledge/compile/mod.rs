@@ -31,6 +31,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let preferences: Option<PreferencesFile> = diag.read("preferences.toml");
     let alternatives: Option<AlternativesFile> = diag.read("alternatives.toml");
     let messages: Option<MessagesFile> = diag.read("messages.toml");
+    let matrix: Option<MatrixFile> = diag.read("matrix.toml");
     let value_set_files: Vec<(String, ValueSetsFile)> =
         diag.list("value-sets").into_iter().filter_map(|f| diag.read(&f).map(|v| (f, v))).collect();
     let rule_files: Vec<(String, RuleSpec)> =
@@ -45,7 +46,8 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         Some(preferences),
         Some(alternatives),
         Some(messages),
-    ) = (catalogue, service, systems, drugs, definitions, units, preferences, alternatives, messages)
+        Some(matrix),
+    ) = (catalogue, service, systems, drugs, definitions, units, preferences, alternatives, messages, matrix)
     else {
         return Err(KnowledgeErrors(diag.errors));
     };
@@ -58,6 +60,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
     let preference_rows = service::preferences(&mut diag, &preferences, &t);
     let alternative_sets = service::alternative_sets(&mut diag, &alternatives, &t);
     let messages = service::messages(&mut diag, &messages);
+    let matrix = service::matrix(&mut diag, &matrix, &t, &rules.rules, &alternative_sets);
     if !diag.errors.is_empty() {
         return Err(KnowledgeErrors(diag.errors));
     }
@@ -79,6 +82,7 @@ pub(super) fn load(dir: &Path) -> Result<Knowledge, KnowledgeErrors> {
         quantities: t.quantities,
         preferences: preference_rows,
         preferences_source: preferences.source,
+        matrix,
         definitions: rules.definitions,
         system_uris: t.system_uris,
         terminology_sources: t.terminology_sources,

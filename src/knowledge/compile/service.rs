@@ -121,9 +121,118 @@ pub(crate) fn preferences(diag: &mut Diagnostics, preferences: &PreferencesFile,
                     diag.error("preferences.toml", &entry, format!("`{arrow}` is not a matrix arrow"));
                 }
             }
-            Preference { text: Localized { en: p.en.clone(), nl: p.nl.clone() }, arrows: p.arrows.clone() }
+            if p.id.is_empty() || !p.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                diag.error("preferences.toml", &entry, "needs an `id` of lowercase letters, digits and `-`");
+            }
+            Preference {
+                id: p.id.clone(),
+                text: Localized { en: p.en.clone(), nl: p.nl.clone() },
+                arrows: p.arrows.clone(),
+            }
         })
         .collect()
+}
+
+const MATRIX_ARROWS: [&str; 6] = ["↑↑", "↑", "0", "↓", "↓↓", ""];
+const MATRIX_SECTIONS: [&str; 3] = ["warnings", "pregnancy", "indications"];
+
+/// Seed A's rows: an arrow for each drug of the set, rules and reasons that exist, the
+/// `data.unchecked` reasons that exist.
+pub(crate) fn matrix(
+    diag: &mut Diagnostics,
+    file: &MatrixFile,
+    t: &Terminology,
+    rules: &[Rule],
+    sets: &[AlternativeSet],
+) -> Matrix {
+    const FILE: &str = "matrix.toml";
+    if blank(&file.source) {
+        diag.error(FILE, "", "has no source");
+    }
+    let Some(set) = sets.iter().find(|s| s.key == file.set) else {
+        diag.error(FILE, "set", format!("`{}` is no alternative set of alternatives.toml", file.set));
+        return Matrix::default();
+    };
+    let mut drugs: Vec<DrugId> = Vec::new();
+    for key in &file.columns {
+        match t.drugs.iter().find(|d| &d.key == key && set.drugs.contains(d.id)) {
+            Some(d) if !drugs.contains(&d.id) => drugs.push(d.id),
+            _ => {
+                diag.error(FILE, "columns", format!("`{key}` is not a drug of the set `{}`, or appears twice", set.key))
+            }
+        }
+    }
+    if t.drugs.iter().any(|d| set.drugs.contains(d.id) && !drugs.contains(&d.id)) {
+        diag.error(FILE, "columns", format!("must name every drug of the set `{}`", set.key));
+    }
+    let unchecked = rules.iter().find(|r| r.id == "data.unchecked");
+    let mut ids = BTreeSet::new();
+    let rows = file
+        .rows
+        .iter()
+        .map(|spec| {
+            let entry = format!("row `{}`", spec.id);
+            if !ids.insert(spec.id.clone()) {
+                diag.error(FILE, &entry, "appears twice");
+            }
+            if !MATRIX_SECTIONS.contains(&spec.section.as_str()) {
+                diag.error(FILE, &entry, format!("section `{}` is not one of {MATRIX_SECTIONS:?}", spec.section));
+            }
+            for (key, arrow) in &spec.arrows {
+                if !t.drugs.iter().any(|d| &d.key == key && set.drugs.contains(d.id)) {
+                    diag.error(FILE, &entry, format!("`{key}` is not a drug of the set `{}`", set.key));
+                }
+                if !MATRIX_ARROWS.contains(&arrow.as_str()) {
+                    diag.error(FILE, &entry, format!("`{arrow}` is not a matrix arrow"));
+                }
+            }
+            let arrows = drugs
+                .iter()
+                .map(|d| (*d, spec.arrows.get(&t.drugs[d.0 as usize].key).cloned().unwrap_or_default()))
+                .collect();
+            let mut row_rules = Vec::new();
+            for r in &spec.rules {
+                let (rule_id, reason) = match r.split_once('#') {
+                    Some((rule, reason)) => (rule, Some(reason.to_string())),
+                    None => (r.as_str(), None),
+                };
+                match rules.iter().find(|x| x.id == rule_id) {
+                    None => diag.error(FILE, &entry, format!("`{rule_id}` is no rule")),
+                    Some(rule) => {
+                        if let Some(reason) = &reason
+                            && !rule.reasons.iter().any(|x| &x.id == reason)
+                        {
+                            diag.error(FILE, &entry, format!("rule `{rule_id}` has no reason `{reason}`"));
+                        }
+                    }
+                }
+                row_rules.push((rule_id.to_string(), reason));
+            }
+            for u in &spec.unchecked {
+                if !unchecked.is_some_and(|rule| rule.reasons.iter().any(|x| &x.id == u)) {
+                    diag.error(FILE, &entry, format!("`{u}` is no reason of data.unchecked"));
+                }
+            }
+            let localized = |m: &BTreeMap<String, String>| Localized {
+                en: m.get("en").cloned().unwrap_or_default(),
+                nl: m.get("nl").cloned().unwrap_or_default(),
+            };
+            let note = spec.note.as_ref().map(localized);
+            if note.as_ref().is_some_and(|n| blank(&n.en) || blank(&n.nl)) {
+                diag.error(FILE, &entry, "a note needs `en` and `nl`");
+            }
+            MatrixRow {
+                id: spec.id.clone(),
+                section: spec.section.clone(),
+                text: Localized { en: spec.en.clone(), nl: spec.nl.clone() },
+                arrows,
+                note,
+                rules: row_rules,
+                unchecked: spec.unchecked.clone(),
+            }
+        })
+        .collect();
+    Matrix { set: set.key.clone(), drugs, rows, source: file.source.clone() }
 }
 
 /// The alternative sets: each drug in at most one, its indication a known value set.

@@ -152,10 +152,45 @@ pub struct PreferencesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreferenceSpec {
+    /// A short key, e.g. `oral`: the matrix page's preference checkboxes are named by it.
+    pub id: String,
     pub en: String,
     pub nl: String,
     /// Drug class (of `drugs.toml`) → the matrix arrow for it.
     pub arrows: BTreeMap<String, String>,
+}
+
+/// `matrix.toml`: the rows of seed A's decision matrix (warnings, pregnancy, other indications),
+/// with the arrow per drug and the rules (and reasons) that tell whether a row applies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixFile {
+    pub source: String,
+    /// The alternative set (`alternatives.toml`) whose drugs are the columns.
+    pub set: String,
+    /// The set's drugs in the order of the columns.
+    pub columns: Vec<String>,
+    pub rows: Vec<MatrixRowSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixRowSpec {
+    pub id: String,
+    /// `warnings`, `pregnancy` or `indications`.
+    pub section: String,
+    pub en: String,
+    pub nl: String,
+    /// Drug key → the matrix arrow (`↑↑`, `↑`, `0`, `↓`, `↓↓`, or empty: no recommendation).
+    pub arrows: BTreeMap<String, String>,
+    /// A footnote of the row (e.g. seed A's *** on renal impairment), in each language.
+    #[serde(default)]
+    pub note: Option<BTreeMap<String, String>>,
+    /// `rule-id` or `rule-id#reason-id`: the row applies when one of them fires for a drug.
+    pub rules: Vec<String>,
+    /// Reasons of `data.unchecked`: while one holds, the row could not be checked.
+    #[serde(default)]
+    pub unchecked: Vec<String>,
 }
 
 /// `messages.toml`: the card sentences that are no rule's, in each language.

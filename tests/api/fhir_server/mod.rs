@@ -182,8 +182,9 @@ async fn replay(recordings: &BTreeMap<String, Vec<Exchange>>) -> MockServer {
     server
 }
 
-/// The cards without their per-answer uuids.
+/// The cards without their per-answer uuids and matrix tokens.
 fn cards_of(mut response: Value) -> Value {
+    crate::matrix::mask_matrix_tokens(&mut response);
     for card in response["cards"].as_array_mut().into_iter().flatten() {
         card.as_object_mut().unwrap().remove("uuid");
         for s in card["suggestions"].as_array_mut().into_iter().flatten() {

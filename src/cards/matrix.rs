@@ -1,0 +1,352 @@
+//! The decision matrix for one patient (issue 17): seed A's rows (`matrix.toml`) and preference
+//! rows, filled in from the findings of each drug of the matrix reviewed as if ordered. A plain,
+//! serializable view model in both languages: the service stores it under a random token and
+//! the page (`http::matrix_page`) only renders it. It holds no name, identifier or birth date —
+//! the age in years at most.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::evidence::plain_evidence_text;
+use crate::engine::{Engine, Finding, as_if_ordered};
+use crate::facts::{PatientFacts, ReviewedOrder};
+use crate::knowledge::{Knowledge, Localized};
+use crate::vocabulary::{DrugId, Language, Recommendation};
+
+/// The rule whose reasons say what could not be checked.
+const UNCHECKED_RULE: &str = "data.unchecked";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixView {
+    /// The language of the call (`en`, `nl`): the page's default.
+    pub language: String,
+    pub age: Option<u32>,
+    /// The columns, in the matrix's order.
+    pub drugs: Vec<MatrixDrug>,
+    pub rows: Vec<MatrixRowView>,
+    pub preferences: Vec<PreferenceView>,
+    /// What could not be checked and belongs to no row.
+    pub other_unchecked: Vec<Localized>,
+    /// Findings of rules that are no row of the matrix (e.g. dose, start checks).
+    pub other_findings: Vec<OtherFinding>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixDrug {
+    pub key: String,
+    pub brand: String,
+    /// Drug class key (`biologic`, `jak`) and its name.
+    pub class: String,
+    pub class_name: Localized,
+    /// Ordered in this call.
+    pub ordered: bool,
+    /// A row that applies, or another finding, gives it ↓ or ↓↓.
+    pub against: bool,
+    /// Data one of its ↓/↓↓ checks needs is missing.
+    pub unchecked: bool,
+    /// A ↓↓ applies (a row, or another finding recommending against): it stays last whatever
+    /// the patient prefers.
+    pub strongly_against: bool,
+    /// The arrows of the rows that apply, added up (↑↑ 2, ↑ 1, 0 0, ↓ -1, ↓↓ -2; another
+    /// finding against it -1 or -2): where the page starts ordering the candidates from.
+    pub score: i32,
+}
+
+/// An arrow as a number, for ordering the candidates.
+pub fn arrow_value(arrow: &str) -> i32 {
+    match arrow {
+        "↑↑" => 2,
+        "↑" => 1,
+        "↓" => -1,
+        "↓↓" => -2,
+        _ => 0,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowState {
+    Applies,
+    NotFound,
+    Unchecked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixRowView {
+    pub id: String,
+    pub section: String,
+    pub label: Localized,
+    pub note: Option<Localized>,
+    /// Per column.
+    pub arrows: Vec<String>,
+    pub state: RowState,
+    /// What the record shows, when the row applies.
+    pub evidence: Vec<Localized>,
+    /// Why it could not be checked.
+    pub unchecked: Vec<Localized>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreferenceView {
+    pub id: String,
+    pub label: Localized,
+    /// Per column.
+    pub arrows: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherFinding {
+    pub title: Localized,
+    pub arrow: String,
+    /// Drug keys it was found for.
+    pub drugs: Vec<String>,
+}
+
+/// A matrix page's token: 256 bits from the operating system's CSPRNG, base64url (43 characters).
+pub fn new_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator fails");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token as `new_token` makes them (checked before any database look-up).
+pub fn is_token(s: &str) -> bool {
+    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Both languages of a text made per language.
+fn both(f: impl Fn(Language) -> String) -> Localized {
+    Localized { en: f(Language::En), nl: f(Language::Nl) }
+}
+
+fn push_unique(list: &mut Vec<Localized>, item: Localized) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// The matrix for `order` (a drug of the matrix ordered for its indication); `ordered` are the
+/// drugs of every such order of the call.
+pub fn build(
+    k: &Knowledge,
+    engine: &Engine<'_>,
+    facts: &PatientFacts,
+    order: &ReviewedOrder,
+    ordered: &[DrugId],
+    language: Language,
+    patient_id: &str,
+) -> MatrixView {
+    let matrix = &k.matrix;
+    let m = &k.messages;
+    let set = k.alternative_sets.iter().find(|s| s.key == matrix.set);
+    let withhold = |r: Recommendation| set.is_some_and(|s| s.withhold_on.contains(&r));
+    // Each column's findings: the order itself for its drug, the others as if ordered.
+    let findings: Vec<(DrugId, Vec<Finding<'_>>)> = matrix
+        .drugs
+        .iter()
+        .map(|&d| {
+            let own = order.drug() == Some(d);
+            let as_ordered = if own { order.clone() } else { as_if_ordered(order, d) };
+            (d, engine.findings(facts, &as_ordered))
+        })
+        .collect();
+    let is_own = |d: DrugId| order.drug() == Some(d);
+    // Record text never carries the patient's id onto the page.
+    let scrub = |s: String| if patient_id.is_empty() { s } else { s.replace(patient_id, "…") };
+    let reason_text = |found: &crate::engine::FoundReason<'_>| {
+        both(|lang| {
+            let label = found.reason.label.get(lang);
+            let evidence: Vec<String> = if found.reason.show_evidence {
+                found.evidence.iter().map(|e| plain_evidence_text(m, e, lang)).filter(|s| !s.is_empty()).collect()
+            } else {
+                Vec::new()
+            };
+            scrub(if evidence.is_empty() { label.to_string() } else { format!("{label}: {}", evidence.join("; ")) })
+        })
+    };
+
+    let mut against: BTreeSet<DrugId> = BTreeSet::new();
+    let mut strongly: BTreeSet<DrugId> = BTreeSet::new();
+    let mut scores: std::collections::BTreeMap<DrugId, i32> = std::collections::BTreeMap::new();
+    let mut row_rules: BTreeSet<&str> = BTreeSet::new();
+    let mut row_unchecked: BTreeSet<&str> = BTreeSet::new();
+    let mut rows = Vec::new();
+    for row in &matrix.rows {
+        let mut evidence = Vec::new();
+        let mut unchecked = Vec::new();
+        for (d, list) in &findings {
+            for f in list {
+                for (rule, reason) in &row.rules {
+                    row_rules.insert(rule);
+                    if &f.rule.id != rule {
+                        continue;
+                    }
+                    for found in &f.reasons {
+                        if found.reason.annotation || reason.as_ref().is_some_and(|r| r != &found.reason.id) {
+                            continue;
+                        }
+                        push_unique(&mut evidence, reason_text(found));
+                    }
+                }
+                if f.rule.id == UNCHECKED_RULE {
+                    for found in &f.reasons {
+                        // For a drug not ordered only gaps in the patient's data count, not the
+                        // missing dose of an order that does not exist.
+                        let counts = is_own(*d) || !found.reason.withholds_alternative.is_empty();
+                        if counts && row.unchecked.contains(&found.reason.id) {
+                            push_unique(&mut unchecked, reason_text(found));
+                        }
+                    }
+                }
+            }
+        }
+        row_unchecked.extend(row.unchecked.iter().map(String::as_str));
+        let state = if !evidence.is_empty() {
+            RowState::Applies
+        } else if !unchecked.is_empty() {
+            RowState::Unchecked
+        } else {
+            RowState::NotFound
+        };
+        if state == RowState::Applies {
+            for (d, arrow) in &row.arrows {
+                if arrow.starts_with('↓') {
+                    against.insert(*d);
+                }
+                if arrow == "↓↓" {
+                    strongly.insert(*d);
+                }
+                *scores.entry(*d).or_default() += arrow_value(arrow);
+            }
+        }
+        rows.push(MatrixRowView {
+            id: row.id.clone(),
+            section: row.section.clone(),
+            label: row.text.clone(),
+            note: row.note.clone(),
+            arrows: row.arrows.iter().map(|(_, a)| a.clone()).collect(),
+            state,
+            evidence,
+            unchecked,
+        });
+    }
+
+    // Everything else the cards say: other findings, other gaps.
+    let mut other_findings: Vec<OtherFinding> = Vec::new();
+    let mut other_unchecked = Vec::new();
+    let mut gaps: BTreeSet<DrugId> = BTreeSet::new();
+    for (d, list) in &findings {
+        let key = k.drug(*d).key.clone();
+        for f in list {
+            if f.rule.id == UNCHECKED_RULE {
+                for found in &f.reasons {
+                    if found.reason.withholds_alternative.contains(*d) {
+                        gaps.insert(*d);
+                    }
+                    let counts = is_own(*d) || !found.reason.withholds_alternative.is_empty();
+                    if counts && !row_unchecked.contains(found.reason.id.as_str()) {
+                        push_unique(&mut other_unchecked, reason_text(found));
+                    }
+                }
+                continue;
+            }
+            if row_rules.contains(f.rule.id.as_str()) {
+                continue;
+            }
+            if withhold(f.recommendation) {
+                against.insert(*d);
+                let strong = f.recommendation == Recommendation::AgainstStrong;
+                if strong {
+                    strongly.insert(*d);
+                }
+                *scores.entry(*d).or_default() -= if strong { 2 } else { 1 };
+            }
+            let title = f.rule.title.clone();
+            let arrow = f.recommendation.arrow().to_string();
+            match other_findings.iter_mut().find(|o| o.title == title && o.arrow == arrow) {
+                Some(o) => o.drugs.push(key.clone()),
+                None => other_findings.push(OtherFinding { title, arrow, drugs: vec![key.clone()] }),
+            }
+        }
+    }
+
+    let drugs = matrix
+        .drugs
+        .iter()
+        .map(|&d| {
+            let drug = k.drug(d);
+            MatrixDrug {
+                key: drug.key.clone(),
+                brand: drug.brand.clone(),
+                class: drug.class.clone(),
+                class_name: both(|lang| k.class_name(&drug.class, lang).to_string()),
+                ordered: ordered.contains(&d),
+                against: against.contains(&d),
+                unchecked: gaps.contains(&d),
+                strongly_against: strongly.contains(&d),
+                score: scores.get(&d).copied().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let preferences = k
+        .preferences
+        .iter()
+        .map(|p| PreferenceView {
+            id: p.id.clone(),
+            label: p.text.clone(),
+            arrows: matrix.drugs.iter().map(|&d| p.arrows.get(&k.drug(d).class).cloned().unwrap_or_default()).collect(),
+        })
+        .collect();
+    MatrixView {
+        language: language.code().to_string(),
+        age: facts.age,
+        drugs,
+        rows,
+        preferences,
+        other_unchecked,
+        other_findings,
+        source: matrix.source.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_random_bits_in_base64url() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert!(is_token(&a) && is_token(&b));
+        assert!(!is_token("../etc") && !is_token(&a[1..]));
+    }
+
+    #[test]
+    fn the_view_round_trips_through_json() {
+        let view = MatrixView {
+            language: "nl".into(),
+            age: Some(69),
+            drugs: vec![],
+            rows: vec![MatrixRowView {
+                id: "age-65".into(),
+                section: "warnings".into(),
+                label: Localized { en: "Age".into(), nl: "Leeftijd".into() },
+                note: None,
+                arrows: vec!["↑".into(), "↓".into()],
+                state: RowState::Applies,
+                evidence: vec![Localized { en: "69 years".into(), nl: "69 jaar".into() }],
+                unchecked: vec![],
+            }],
+            preferences: vec![],
+            other_unchecked: vec![],
+            other_findings: vec![],
+            source: "seed A".into(),
+        };
+        let json = serde_json::to_string(&view).unwrap();
+        assert!(json.contains("\"applies\""));
+        assert_eq!(serde_json::from_str::<MatrixView>(&json).unwrap(), view);
+    }
+}
