@@ -9,7 +9,7 @@ use super::rules_page;
 use crate::advice::Advisor;
 use crate::auth::Authenticator;
 use crate::config::{Clock, Limits, MatrixSettings};
-use crate::storage::Store;
+use crate::storage::{MatrixPages, Store};
 
 /// Shared by all workers.
 pub struct AppState {
@@ -27,6 +27,8 @@ pub struct AppState {
     pub rules_page: String,
     /// The decision-matrix pages: on or off, and how long each is kept.
     pub matrix: MatrixSettings,
+    /// The pages themselves: handed to a writer, served until written from memory.
+    pub matrix_pages: Arc<MatrixPages>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
     ) -> AppState {
         let rules_page = rules_page::render(&advisor.knowledge, advisor.jurisdiction).into_string();
         let in_flight = Arc::new(Semaphore::new(limits.max_concurrent_requests));
+        let store_for_pages = store.clone();
         AppState {
             advisor,
             store,
@@ -50,6 +53,7 @@ impl AppState {
             clock,
             rules_page,
             matrix: MatrixSettings::default(),
+            matrix_pages: MatrixPages::start(store_for_pages),
         }
     }
 

@@ -220,6 +220,25 @@ impl Store {
         Ok(())
     }
 
+    /// Keep several decision-matrix pages, in one transaction: (token, body, created, expires).
+    pub async fn put_matrices<'a>(
+        &self,
+        pages: impl Iterator<Item = (&'a str, &'a str, i64, i64)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (token, body, created_at, expires_at) in pages {
+            sqlx::query("INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES ($1, $2, $3, $4)")
+                .bind(token)
+                .bind(created_at)
+                .bind(expires_at)
+                .bind(body)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The page under `token` as of `now` (Unix milliseconds).
     pub async fn matrix(&self, token: &str, now: i64) -> Result<StoredMatrix, StoreError> {
         let row: Option<(i64, Option<String>)> =
@@ -266,6 +285,9 @@ impl Store {
     }
 }
 
+mod matrix_pages;
+pub use matrix_pages::{Backlog, MatrixPages};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +310,30 @@ mod tests {
         store.sweep_matrices(2_000 + EXPIRED_KEPT_MS).await.unwrap();
         assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Unknown);
         assert_eq!(store.matrix("b", 1_500).await.unwrap(), StoredMatrix::Expired);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_page_handed_over_is_served_at_once_and_written_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), None).await.unwrap();
+        let pages = MatrixPages::start(store.clone());
+        let now = now_ms();
+        for n in 0..50 {
+            pages.put(format!("t{n}"), format!("{{\"n\":{n}}}"), now, now + 60_000).unwrap();
+        }
+        // Served before, during and after the write.
+        assert_eq!(pages.get("t7", now).await.unwrap(), StoredMatrix::Found("{\"n\":7}".into(), now + 60_000));
+        assert_eq!(pages.get("t7", now + 60_000).await.unwrap(), StoredMatrix::Expired);
+        for _ in 0..200 {
+            if pages.waiting() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(pages.waiting(), 0, "the writer stored every page");
+        assert_eq!(store.matrix_pages_with_content().await.unwrap(), 50);
+        assert_eq!(pages.get("t49", now).await.unwrap(), StoredMatrix::Found("{\"n\":49}".into(), now + 60_000));
         store.close().await;
     }
 }

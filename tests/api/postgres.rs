@@ -214,7 +214,16 @@ async fn a_matrix_page_made_by_one_replica_is_served_by_another_through_postgres
     let (one, other) = (TestApp::start_with(s.clone()).await, TestApp::start_with(s).await);
     let (_, url) = crate::matrix::matrix_link(&one, crate::matrix::CASE, "en").await;
     let path = &url[url.find("/matrix/").unwrap()..];
-    let resp = other.client.get(other.url(path)).send().await.unwrap();
+    // The page reaches the database moments after the answer (written in batches): the other
+    // replica serves it once it is there.
+    let mut resp = other.client.get(other.url(path)).send().await.unwrap();
+    for _ in 0..50 {
+        if resp.status() != 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        resp = other.client.get(other.url(path)).send().await.unwrap();
+    }
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Atopische keratoconjunctivitis"));
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;

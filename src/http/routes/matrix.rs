@@ -43,7 +43,7 @@ pub async fn page(token: web::Path<String>, query: web::Query<PageQuery>, state:
     let m = &state.advisor.knowledge.messages;
     let html = "text/html; charset=utf-8";
     let now = now_ms();
-    let stored = if is_token(&token) { state.store.matrix(&token, now).await } else { Ok(StoredMatrix::Unknown) };
+    let stored = if is_token(&token) { state.matrix_pages.get(&token, now).await } else { Ok(StoredMatrix::Unknown) };
     let (status, body) = match stored {
         Ok(StoredMatrix::Found(json, expires_at)) => match serde_json::from_str::<MatrixView>(&json) {
             Ok(view) => {

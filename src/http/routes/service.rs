@@ -56,7 +56,7 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     match result {
         Ok(mut advice) => {
             if let Some(page) = advice.matrix.take() {
-                store_matrix(&state, page, &mut advice.response).instrument(span.clone()).await;
+                span.in_scope(|| store_matrix(&state, page, &mut advice.response));
             }
             span.record("hook", field::display(&advice.hook));
             span.record("hook_instance", field::display(&advice.hook_instance));
@@ -80,15 +80,17 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
 
 /// Keep the call's decision-matrix page for its time to live. When it cannot be stored, the
 /// cards lose their link to it (a link to nothing helps no one) and the answer goes out anyway.
-async fn store_matrix(state: &AppState, page: MatrixPage, response: &mut CdsResponse) {
+/// Hand the call's decision-matrix page to the writer; when it cannot be kept, its links are
+/// left off the cards rather than sent dead.
+fn store_matrix(state: &AppState, page: MatrixPage, response: &mut CdsResponse) {
     let now = now_ms();
     let expires_at = now + state.matrix.ttl.as_millis() as i64;
     let stored = match serde_json::to_string(&page.view) {
-        Ok(body) => state.store.put_matrix(&page.token, &body, now, expires_at).await.map_err(|e| e.to_string()),
+        Ok(body) => state.matrix_pages.put(page.token.clone(), body, now, expires_at).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     if let Err(error) = stored {
-        tracing::error!(%error, "the decision-matrix page could not be stored: its links are left off the cards");
+        tracing::error!(%error, "the decision-matrix page could not be kept: its links are left off the cards");
         let path = format!("/matrix/{}", page.token);
         for card in &mut response.cards {
             card.links.retain(|l| !l.url.ends_with(&path));
