@@ -62,6 +62,11 @@ impl CdsCall {
         language(&self.req)
     }
 
+    /// The body's announced size (`Content-Length`), if any.
+    pub fn announced_length(&self) -> Option<usize> {
+        self.req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
+    }
+
     /// Name the caller in the current span, check the service, read the body.
     pub async fn open(&mut self) -> Result<web::Bytes, ApiError> {
         // The authenticated EHR (its issuer; no patient data), kept with the request by the gate.

@@ -22,6 +22,8 @@ pub struct AppState {
     pub limits: Limits,
     /// One permit per call in progress (`limits.max_concurrent_requests`), taken by the gate.
     pub(super) in_flight: Arc<Semaphore>,
+    /// One permit per core for calls with a large body (read and evaluated off the workers).
+    pub(super) large_calls: Arc<Semaphore>,
     pub clock: Clock,
     /// The rules page, rendered once: the knowledge does not change while the service runs.
     pub rules_page: String,
@@ -43,6 +45,7 @@ impl AppState {
         let rules_page = rules_page::render(&advisor.knowledge, advisor.jurisdiction).into_string();
         let in_flight = Arc::new(Semaphore::new(limits.max_concurrent_requests));
         let store_for_pages = store.clone();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         AppState {
             advisor,
             store,
@@ -50,6 +53,7 @@ impl AppState {
             public_url,
             limits,
             in_flight,
+            large_calls: Arc::new(Semaphore::new(cores)),
             clock,
             rules_page,
             matrix: MatrixSettings::default(),

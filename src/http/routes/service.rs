@@ -32,11 +32,24 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let started = Instant::now();
     let language = call.language();
     let result = async {
+        // Large calls take a slot before their body is read: at most one per worker is read
+        // and evaluated at a time, so memory stays bounded however many arrive together.
+        let large_slot = || async {
+            state.large_calls.clone().acquire_owned().await.map_err(|_| ApiError::Internal("shutting down".into()))
+        };
+        let mut slot = None;
+        if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES) {
+            slot = Some(large_slot().await?);
+        }
         let body = call.open().await?;
         let today = state.clock.today();
         if body.len() <= LARGE_BODY_BYTES {
             return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
         }
+        let _slot = match slot {
+            Some(slot) => slot,
+            None => large_slot().await?,
+        };
         // A large body takes milliseconds of CPU to read: on a blocking thread, so that the
         // calls queued on this worker are not held up behind it. Its fetches still run on the
         // worker's runtime (the handle), within the call's span.
