@@ -25,20 +25,26 @@ pub struct MatrixView {
     /// The columns, in the matrix's order.
     pub drugs: Vec<MatrixDrug>,
     pub rows: Vec<MatrixRowView>,
+    /// From the knowledge (`restore`), not stored: like every label and arrow below.
+    #[serde(skip_serializing, default)]
     pub preferences: Vec<PreferenceView>,
     /// What could not be checked and belongs to no row.
     pub other_unchecked: Vec<Localized>,
     /// Findings of rules that are no row of the matrix (e.g. dose, start checks).
     pub other_findings: Vec<OtherFinding>,
+    #[serde(skip_serializing, default)]
     pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatrixDrug {
     pub key: String,
+    #[serde(skip_serializing, default)]
     pub brand: String,
     /// Drug class key (`biologic`, `jak`) and its name.
+    #[serde(skip_serializing, default)]
     pub class: String,
+    #[serde(skip_serializing, default)]
     pub class_name: Localized,
     /// Ordered in this call.
     pub ordered: bool,
@@ -76,10 +82,14 @@ pub enum RowState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatrixRowView {
     pub id: String,
+    #[serde(skip_serializing, default)]
     pub section: String,
+    #[serde(skip_serializing, default)]
     pub label: Localized,
+    #[serde(skip_serializing, default)]
     pub note: Option<Localized>,
     /// Per column.
+    #[serde(skip_serializing, default)]
     pub arrows: Vec<String>,
     pub state: RowState,
     /// What the record shows, when the row applies.
@@ -102,6 +112,39 @@ pub struct OtherFinding {
     pub arrow: String,
     /// Drug keys it was found for.
     pub drugs: Vec<String>,
+}
+
+/// What a stored page leaves out — the drugs' names and classes, the rows' labels and arrows,
+/// the preference rows, the source: the same for every patient, taken from the knowledge when the
+/// page is served. A page holds only what is this patient's (a fifth of the size; at thousands
+/// of atopic-dermatitis calls a second, storing pages was the largest cost, issue 16).
+pub fn restore(view: &mut MatrixView, k: &Knowledge) {
+    let matrix = &k.matrix;
+    for d in &mut view.drugs {
+        if let Some(drug) = k.drugs.iter().find(|x| x.key == d.key) {
+            d.brand = drug.brand.clone();
+            d.class = drug.class.clone();
+            d.class_name = both(|lang| k.class_name(&drug.class, lang).to_string());
+        }
+    }
+    for r in &mut view.rows {
+        if let Some(row) = matrix.rows.iter().find(|x| x.id == r.id) {
+            r.section = row.section.clone();
+            r.label = row.text.clone();
+            r.note = row.note.clone();
+            r.arrows = row.arrows.iter().map(|(_, a)| a.clone()).collect();
+        }
+    }
+    view.preferences = k
+        .preferences
+        .iter()
+        .map(|p| PreferenceView {
+            id: p.id.clone(),
+            label: p.text.clone(),
+            arrows: matrix.drugs.iter().map(|&d| p.arrows.get(&k.drug(d).class).cloned().unwrap_or_default()).collect(),
+        })
+        .collect();
+    view.source = matrix.source.clone();
 }
 
 /// A matrix page's token: 256 bits from the operating system's CSPRNG, base64url (43 characters).
@@ -224,10 +267,10 @@ pub fn build(
         }
         rows.push(MatrixRowView {
             id: row.id.clone(),
-            section: row.section.clone(),
-            label: row.text.clone(),
-            note: row.note.clone(),
-            arrows: row.arrows.iter().map(|(_, a)| a.clone()).collect(),
+            section: String::new(),
+            label: Localized::default(),
+            note: None,
+            arrows: Vec::new(),
             state,
             evidence,
             unchecked,
@@ -276,40 +319,30 @@ pub fn build(
     let drugs = matrix
         .drugs
         .iter()
-        .map(|&d| {
-            let drug = k.drug(d);
-            MatrixDrug {
-                key: drug.key.clone(),
-                brand: drug.brand.clone(),
-                class: drug.class.clone(),
-                class_name: both(|lang| k.class_name(&drug.class, lang).to_string()),
-                ordered: ordered.contains(&d),
-                against: against.contains(&d),
-                unchecked: gaps.contains(&d),
-                strongly_against: strongly.contains(&d),
-                score: scores.get(&d).copied().unwrap_or_default(),
-            }
+        .map(|&d| MatrixDrug {
+            key: k.drug(d).key.clone(),
+            brand: String::new(),
+            class: String::new(),
+            class_name: Localized::default(),
+            ordered: ordered.contains(&d),
+            against: against.contains(&d),
+            unchecked: gaps.contains(&d),
+            strongly_against: strongly.contains(&d),
+            score: scores.get(&d).copied().unwrap_or_default(),
         })
         .collect();
-    let preferences = k
-        .preferences
-        .iter()
-        .map(|p| PreferenceView {
-            id: p.id.clone(),
-            label: p.text.clone(),
-            arrows: matrix.drugs.iter().map(|&d| p.arrows.get(&k.drug(d).class).cloned().unwrap_or_default()).collect(),
-        })
-        .collect();
-    MatrixView {
+    let mut view = MatrixView {
         language: language.code().to_string(),
         age: facts.age,
         drugs,
         rows,
-        preferences,
+        preferences: Vec::new(),
         other_unchecked,
         other_findings,
-        source: matrix.source.clone(),
-    }
+        source: String::new(),
+    };
+    restore(&mut view, k);
+    view
 }
 
 #[cfg(test)]
@@ -346,7 +379,11 @@ mod tests {
             source: "seed A".into(),
         };
         let json = serde_json::to_string(&view).unwrap();
-        assert!(json.contains("\"applies\""));
-        assert_eq!(serde_json::from_str::<MatrixView>(&json).unwrap(), view);
+        assert!(json.contains("\"applies\"") && json.contains("69 jaar"));
+        // The labels, arrows and source are the knowledge's: not stored, restored when served.
+        assert!(!json.contains("Leeftijd") && !json.contains("seed A"), "{json}");
+        let read = serde_json::from_str::<MatrixView>(&json).unwrap();
+        assert_eq!((read.rows[0].state, &read.rows[0].evidence), (view.rows[0].state, &view.rows[0].evidence));
+        assert!(read.rows[0].label.en.is_empty() && read.source.is_empty());
     }
 }

@@ -15,6 +15,9 @@ use super::{Store, StoredMatrix};
 /// cards): the database is then not keeping up, and memory must not grow without bound.
 const MAX_PENDING: usize = 10_000;
 
+/// How long the writer lets pages gather before it writes them.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(25);
+
 #[derive(Clone)]
 struct Pending {
     body: Arc<str>,
@@ -71,6 +74,9 @@ impl MatrixPages {
     async fn write_forever(&self) {
         loop {
             self.wake.notified().await;
+            // Let a batch gather (the pages are readable here meanwhile): one transaction, and
+            // one disk sync, for the pages of many calls rather than one or two.
+            tokio::time::sleep(GATHER).await;
             // What has gathered since the last write, in one transaction; the pages stay
             // readable here until their rows are committed.
             let batch: Vec<(String, Pending)> =

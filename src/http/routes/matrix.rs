@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 
-use crate::cards::matrix::{MatrixView, is_token};
+use crate::cards::matrix::{MatrixView, is_token, restore};
 use crate::http::AppState;
 use crate::http::matrix;
 use crate::storage::{StoredMatrix, now_ms};
@@ -46,7 +46,8 @@ pub async fn page(token: web::Path<String>, query: web::Query<PageQuery>, state:
     let stored = if is_token(&token) { state.matrix_pages.get(&token, now).await } else { Ok(StoredMatrix::Unknown) };
     let (status, body) = match stored {
         Ok(StoredMatrix::Found(json, expires_at)) => match serde_json::from_str::<MatrixView>(&json) {
-            Ok(view) => {
+            Ok(mut view) => {
+                restore(&mut view, &state.advisor.knowledge);
                 let lang = match query.lang.as_deref() {
                     Some("nl") => Language::Nl,
                     Some("en") => Language::En,

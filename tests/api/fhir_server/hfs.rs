@@ -49,7 +49,7 @@ pub(super) fn ensure_hfs() -> Result<PathBuf, String> {
     }
     let log = tools.join("hfs-install.log");
     crate::support::loud(&format!(
-        "fhir_server: installing helios-hfs {HFS_VERSION} into {} — once per machine, about 12 minutes on 2 cores (log: {})",
+        "fhir_server: installing helios-hfs {HFS_VERSION} into {} — once per machine, about 7 minutes on 2 cores (log: {})",
         tools.display(),
         log.display()
     ));
