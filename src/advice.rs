@@ -62,11 +62,14 @@ pub struct Advisor {
     pub max_draft_orders: usize,
     /// Make a decision-matrix page for atopic-dermatitis orders (only with a public URL).
     pub matrix: bool,
+    /// Which prefetched resources get their typed parse (made once: it depends on the knowledge).
+    relevance: fhir::Relevance,
 }
 
 impl Advisor {
     pub fn new(knowledge: Arc<Knowledge>, jurisdiction: Jurisdiction, fhir: FhirServerSettings) -> Self {
         Advisor {
+            relevance: facts::relevance(Arc::clone(&knowledge)),
             knowledge,
             jurisdiction,
             fhir,
@@ -148,12 +151,7 @@ impl Advisor {
         // One time budget for everything fetched in this call. The terminology server is asked
         // about the prefetched conditions while the FHIR server is asked for what prefetch lacks.
         let deadline = self.fhir.deadline();
-        let gathering = fhir::read_prefetch(
-            &request,
-            &k.prefetch,
-            &k.server_queries,
-            Some(facts::relevance(Arc::clone(&self.knowledge))),
-        )?;
+        let gathering = fhir::read_prefetch(&request, &k.prefetch, &k.server_queries, Some(self.relevance.clone()))?;
         let early = facts::codes_for_terminology_server(k, &gathering.record);
         let (record, mut answers) = tokio::join!(
             fhir::complete(&request, gathering, &self.fhir, deadline),

@@ -172,7 +172,7 @@ fn push_unique(list: &mut Vec<Localized>, item: Localized) {
 }
 
 /// The matrix for `order` (a drug of the matrix ordered for its indication); `ordered` are the
-/// drugs of every such order of the call.
+/// drugs of every such order of the call. Only what is this patient's: `restore` adds the rest.
 pub fn build(
     k: &Knowledge,
     engine: &Engine<'_>,
@@ -331,7 +331,8 @@ pub fn build(
             score: scores.get(&d).copied().unwrap_or_default(),
         })
         .collect();
-    let mut view = MatrixView {
+    // What is the same for every patient is filled in when the page is served (`restore`).
+    MatrixView {
         language: language.code().to_string(),
         age: facts.age,
         drugs,
@@ -340,9 +341,7 @@ pub fn build(
         other_unchecked,
         other_findings,
         source: String::new(),
-    };
-    restore(&mut view, k);
-    view
+    }
 }
 
 #[cfg(test)]
