@@ -164,14 +164,20 @@ impl Advisor {
             .collect();
         answers.extend(self.ask_terminology(&late, deadline).await);
         record.medications.extend(drafts.medications);
-        // Orders naming their medication only by reference: fetch those Medications.
-        let unresolved: Vec<String> = facts::reviewed_orders(k, &record, &drafts.orders, selections, |_| false)
-            .into_iter()
-            .filter_map(|o| match o.subject {
-                OrderSubject::Unidentified { medication_reference } => Some(medication_reference),
-                _ => None,
-            })
-            .collect();
+        // Orders naming their medication only by reference: fetch those Medications. (The record
+        // can only resolve references the draft orders left open: none open, none to fetch.)
+        let unidentified = |o: &facts::ReviewedOrder| matches!(o.subject, OrderSubject::Unidentified { .. });
+        let unresolved: Vec<String> = if scoped.iter().any(unidentified) {
+            facts::reviewed_orders(k, &record, &drafts.orders, selections, |_| false)
+                .into_iter()
+                .filter_map(|o| match o.subject {
+                    OrderSubject::Unidentified { medication_reference } => Some(medication_reference),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         fhir::fetch_medications(&request, &self.fhir, &unresolved, &mut record, deadline).await?;
         let patient_facts = PatientFacts::build(k, &record, &drafts.orders, today, &answers);
         let orders = facts::reviewed_orders(k, &record, &drafts.orders, selections, |d| patient_facts.on_drug(d));
@@ -223,12 +229,11 @@ impl Advisor {
         if !self.matrix || self.public_url.is_none() {
             return None;
         }
-        let on_matrix: Vec<&facts::ReviewedOrder> =
-            reviews.iter().filter(|(o, r)| cards::on_matrix(k, o, r)).map(|(o, _)| o).collect();
-        let first = on_matrix.first()?;
-        let ordered: Vec<_> = on_matrix.iter().filter_map(|o| o.drug()).collect();
-        let view = cards::matrix::build(k, engine, facts, first, &ordered, language, patient_id);
-        Some(MatrixPage { token: cards::matrix::new_token(), view })
+        let on_matrix: Vec<_> = reviews.iter().filter(|(o, r)| cards::on_matrix(k, o, r)).collect();
+        let (first, review) = on_matrix.first()?;
+        let ordered: Vec<_> = on_matrix.iter().filter_map(|(o, _)| o.drug()).collect();
+        let view = cards::matrix::build(k, engine, facts, first, review, &ordered, language, patient_id);
+        Some(MatrixPage { token: cards::matrix::new_token(crate::storage::now_ms()), view })
     }
 
     /// For `classify`: every resource a request carries (prefetch and draft orders), read as a

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::evidence::plain_evidence_text;
-use crate::engine::{Engine, Finding, as_if_ordered};
+use crate::engine::{Engine, Finding, FoundReason, OrderReview, Standing, as_if_ordered};
 use crate::facts::{PatientFacts, ReviewedOrder};
 use crate::knowledge::{Knowledge, Localized};
 use crate::vocabulary::{DrugId, Language, Recommendation};
@@ -24,13 +24,18 @@ pub struct MatrixView {
     pub age: Option<u32>,
     /// The columns, in the matrix's order.
     pub drugs: Vec<MatrixDrug>,
+    /// Every row of the matrix, in its order. A stored page holds only the rows that apply or
+    /// could not be checked; `restore` puts back the others, as not found.
+    #[serde(serialize_with = "rows_to_store")]
     pub rows: Vec<MatrixRowView>,
     /// From the knowledge (`restore`), not stored: like every label and arrow below.
     #[serde(skip_serializing, default)]
     pub preferences: Vec<PreferenceView>,
     /// What could not be checked and belongs to no row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_unchecked: Vec<Localized>,
     /// Findings of rules that are no row of the matrix (e.g. dose, start checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_findings: Vec<OtherFinding>,
     #[serde(skip_serializing, default)]
     pub source: String,
@@ -46,18 +51,28 @@ pub struct MatrixDrug {
     pub class: String,
     #[serde(skip_serializing, default)]
     pub class_name: Localized,
-    /// Ordered in this call.
+    /// Ordered in this call. (Stored only when set, like the flags and score below.)
+    #[serde(default, skip_serializing_if = "is_false")]
     pub ordered: bool,
     /// A row that applies, or another finding, gives it ↓ or ↓↓.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub against: bool,
     /// Data one of its ↓/↓↓ checks needs is missing.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub unchecked: bool,
     /// A ↓↓ applies (a row, or another finding recommending against): it stays last whatever
     /// the patient prefers.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub strongly_against: bool,
     /// The arrows of the rows that apply, added up (↑↑ 2, ↑ 1, 0 0, ↓ -1, ↓↓ -2; another
     /// finding against it -1 or -2): where the page starts ordering the candidates from.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub score: i32,
+}
+
+/// The rows a stored page keeps: those with something of this patient's to show.
+fn rows_to_store<S: serde::Serializer>(rows: &[MatrixRowView], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(rows.iter().filter(|r| r.state != RowState::NotFound))
 }
 
 /// An arrow as a number, for ordering the candidates.
@@ -93,9 +108,19 @@ pub struct MatrixRowView {
     pub arrows: Vec<String>,
     pub state: RowState,
     /// What the record shows, when the row applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Localized>,
     /// Why it could not be checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<Localized>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,14 +152,26 @@ pub fn restore(view: &mut MatrixView, k: &Knowledge) {
             d.class_name = both(|lang| k.class_name(&drug.class, lang).to_string());
         }
     }
-    for r in &mut view.rows {
-        if let Some(row) = matrix.rows.iter().find(|x| x.id == r.id) {
-            r.section = row.section.clone();
-            r.label = row.text.clone();
-            r.note = row.note.clone();
-            r.arrows = row.arrows.iter().map(|(_, a)| a.clone()).collect();
-        }
-    }
+    let mut stored = std::mem::take(&mut view.rows);
+    view.rows = matrix
+        .rows
+        .iter()
+        .map(|row| {
+            let kept = stored.iter().position(|r| r.id == row.id).map(|i| stored.swap_remove(i));
+            let (state, evidence, unchecked) =
+                kept.map_or((RowState::NotFound, Vec::new(), Vec::new()), |r| (r.state, r.evidence, r.unchecked));
+            MatrixRowView {
+                id: row.id.clone(),
+                section: row.section.clone(),
+                label: row.text.clone(),
+                note: row.note.clone(),
+                arrows: row.arrows.iter().map(|(_, a)| a.clone()).collect(),
+                state,
+                evidence,
+                unchecked,
+            }
+        })
+        .collect();
     view.preferences = k
         .preferences
         .iter()
@@ -147,22 +184,55 @@ pub fn restore(view: &mut MatrixView, k: &Knowledge) {
     view.source = matrix.source.clone();
 }
 
-/// A matrix page's token: 256 bits from the operating system's CSPRNG, base64url (43 characters).
-pub fn new_token() -> String {
+/// A matrix page's token: the time it was made (Unix milliseconds, 12 hex digits) and then 256
+/// bits from the operating system's CSPRNG, base64url (43 characters). The random part makes it
+/// unguessable; the time in front makes the tokens of successive calls sort together, so that
+/// storing a page touches the end of the database's index and not a random page of it (with
+/// random keys, each batch of pages rewrote about one index page per page stored, issue 16).
+/// The time says no more than when the call was made, which the EHR that holds the link knows.
+pub fn new_token(now_ms: i64) -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system's random number generator fails");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    format!(
+        "{:012x}{}",
+        now_ms.clamp(0, 0xffff_ffff_ffff),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
-/// A token as `new_token` makes them (checked before any database look-up).
+/// A token as `new_token` makes them (checked before any database look-up), or as it made them
+/// before the time was put in front (43 characters), so that links sent before an upgrade work
+/// for their time to live.
 pub fn is_token(s: &str) -> bool {
-    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    match s.len() {
+        55 => s.bytes().take(12).all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) && s.bytes().skip(12).all(base64url),
+        43 => s.bytes().all(base64url),
+        _ => false,
+    }
 }
 
 /// Both languages of a text made per language.
 fn both(f: impl Fn(Language) -> String) -> Localized {
     Localized { en: f(Language::En), nl: f(Language::Nl) }
+}
+
+/// The text of a found reason, made once: the same reason with the same evidence is usually found
+/// for several columns (the age, the patient's history).
+fn text_of<'f, 'k>(
+    made: &mut Vec<(&'f FoundReason<'k>, Localized)>,
+    found: &'f FoundReason<'k>,
+    make: impl Fn(&FoundReason<'k>) -> Localized,
+) -> Localized {
+    let same =
+        |(f, _): &&(&FoundReason<'k>, Localized)| std::ptr::eq(f.reason, found.reason) && f.evidence == found.evidence;
+    if let Some((_, text)) = made.iter().find(same) {
+        return text.clone();
+    }
+    let text = make(found);
+    made.push((found, text.clone()));
+    text
 }
 
 fn push_unique(list: &mut Vec<Localized>, item: Localized) {
@@ -171,13 +241,16 @@ fn push_unique(list: &mut Vec<Localized>, item: Localized) {
     }
 }
 
-/// The matrix for `order` (a drug of the matrix ordered for its indication); `ordered` are the
-/// drugs of every such order of the call. Only what is this patient's: `restore` adds the rest.
+/// The matrix for `order` (a drug of the matrix ordered for its indication) and its `review`;
+/// `ordered` are the drugs of every such order of the call. Only what is this patient's:
+/// `restore` adds the rest.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     k: &Knowledge,
     engine: &Engine<'_>,
     facts: &PatientFacts,
     order: &ReviewedOrder,
+    review: &OrderReview<'_>,
     ordered: &[DrugId],
     language: Language,
     patient_id: &str,
@@ -186,20 +259,28 @@ pub fn build(
     let m = &k.messages;
     let set = k.alternative_sets.iter().find(|s| s.key == matrix.set);
     let withhold = |r: Recommendation| set.is_some_and(|s| s.withhold_on.contains(&r));
-    // Each column's findings: the order itself for its drug, the others as if ordered.
-    let findings: Vec<(DrugId, Vec<Finding<'_>>)> = matrix
+    // Each column's findings: the order's own for its drug, the others as if ordered — as the
+    // review of the alternatives found them, reviewed here only when the review did not (a drug
+    // already prescribed).
+    let reviewed = |d: DrugId| -> Option<&[Finding<'_>]> {
+        if order.drug() == Some(d) {
+            return Some(&review.findings);
+        }
+        let candidate = review.alternatives.as_ref()?.iter().find(|c| c.drug == d)?;
+        (!matches!(candidate.standing, Standing::AlreadyPrescribed)).then_some(&candidate.findings[..])
+    };
+    let findings: Vec<(DrugId, std::borrow::Cow<'_, [Finding<'_>]>)> = matrix
         .drugs
         .iter()
-        .map(|&d| {
-            let own = order.drug() == Some(d);
-            let as_ordered = if own { order.clone() } else { as_if_ordered(order, d) };
-            (d, engine.findings(facts, &as_ordered))
+        .map(|&d| match reviewed(d) {
+            Some(found) => (d, std::borrow::Cow::Borrowed(found)),
+            None => (d, std::borrow::Cow::Owned(engine.findings(facts, &as_if_ordered(order, d)))),
         })
         .collect();
     let is_own = |d: DrugId| order.drug() == Some(d);
     // Record text never carries the patient's id onto the page.
     let scrub = |s: String| if patient_id.is_empty() { s } else { s.replace(patient_id, "…") };
-    let reason_text = |found: &crate::engine::FoundReason<'_>| {
+    let reason_text = |found: &FoundReason<'_>| {
         both(|lang| {
             let label = found.reason.label.get(lang);
             let evidence: Vec<String> = if found.reason.show_evidence {
@@ -210,6 +291,7 @@ pub fn build(
             scrub(if evidence.is_empty() { label.to_string() } else { format!("{label}: {}", evidence.join("; ")) })
         })
     };
+    let mut made = Vec::new();
 
     let mut against: BTreeSet<DrugId> = BTreeSet::new();
     let mut strongly: BTreeSet<DrugId> = BTreeSet::new();
@@ -221,7 +303,7 @@ pub fn build(
         let mut evidence = Vec::new();
         let mut unchecked = Vec::new();
         for (d, list) in &findings {
-            for f in list {
+            for f in list.iter() {
                 for (rule, reason) in &row.rules {
                     row_rules.insert(rule);
                     if &f.rule.id != rule {
@@ -231,7 +313,7 @@ pub fn build(
                         if found.reason.annotation || reason.as_ref().is_some_and(|r| r != &found.reason.id) {
                             continue;
                         }
-                        push_unique(&mut evidence, reason_text(found));
+                        push_unique(&mut evidence, text_of(&mut made, found, reason_text));
                     }
                 }
                 if f.rule.id == UNCHECKED_RULE {
@@ -240,7 +322,7 @@ pub fn build(
                         // missing dose of an order that does not exist.
                         let counts = is_own(*d) || !found.reason.withholds_alternative.is_empty();
                         if counts && row.unchecked.contains(&found.reason.id) {
-                            push_unique(&mut unchecked, reason_text(found));
+                            push_unique(&mut unchecked, text_of(&mut made, found, reason_text));
                         }
                     }
                 }
@@ -283,7 +365,7 @@ pub fn build(
     let mut gaps: BTreeSet<DrugId> = BTreeSet::new();
     for (d, list) in &findings {
         let key = k.drug(*d).key.clone();
-        for f in list {
+        for f in list.iter() {
             if f.rule.id == UNCHECKED_RULE {
                 for found in &f.reasons {
                     if found.reason.withholds_alternative.contains(*d) {
@@ -291,7 +373,7 @@ pub fn build(
                     }
                     let counts = is_own(*d) || !found.reason.withholds_alternative.is_empty();
                     if counts && !row_unchecked.contains(found.reason.id.as_str()) {
-                        push_unique(&mut other_unchecked, reason_text(found));
+                        push_unique(&mut other_unchecked, text_of(&mut made, found, reason_text));
                     }
                 }
                 continue;
@@ -349,11 +431,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_256_random_bits_in_base64url() {
-        let (a, b) = (new_token(), new_token());
+    fn tokens_are_the_time_and_256_random_bits() {
+        let (a, b) = (new_token(1_764_684_000_000), new_token(1_764_684_000_000));
         assert_ne!(a, b);
         assert!(is_token(&a) && is_token(&b));
-        assert!(!is_token("../etc") && !is_token(&a[1..]));
+        assert!(a.starts_with("019adf5ceb00"), "{a}");
+        // Later calls sort after earlier ones.
+        assert!(new_token(1_764_684_000_001) > a.clone().max(b.clone()));
+        assert!(!is_token("../etc") && !is_token(&a[1..]) && !is_token(&a.replacen('0', "g", 1)));
+        // A token made before the time was put in front.
+        assert!(is_token(&a[12..]));
     }
 
     #[test]
@@ -362,16 +449,28 @@ mod tests {
             language: "nl".into(),
             age: Some(69),
             drugs: vec![],
-            rows: vec![MatrixRowView {
-                id: "age-65".into(),
-                section: "warnings".into(),
-                label: Localized { en: "Age".into(), nl: "Leeftijd".into() },
-                note: None,
-                arrows: vec!["↑".into(), "↓".into()],
-                state: RowState::Applies,
-                evidence: vec![Localized { en: "69 years".into(), nl: "69 jaar".into() }],
-                unchecked: vec![],
-            }],
+            rows: vec![
+                MatrixRowView {
+                    id: "age-65".into(),
+                    section: "warnings".into(),
+                    label: Localized { en: "Age".into(), nl: "Leeftijd".into() },
+                    note: None,
+                    arrows: vec!["↑".into(), "↓".into()],
+                    state: RowState::Applies,
+                    evidence: vec![Localized { en: "69 years".into(), nl: "69 jaar".into() }],
+                    unchecked: vec![],
+                },
+                MatrixRowView {
+                    id: "pregnancy".into(),
+                    section: "warnings".into(),
+                    label: Localized::default(),
+                    note: None,
+                    arrows: vec![],
+                    state: RowState::NotFound,
+                    evidence: vec![],
+                    unchecked: vec![],
+                },
+            ],
             preferences: vec![],
             other_unchecked: vec![],
             other_findings: vec![],
@@ -381,6 +480,8 @@ mod tests {
         assert!(json.contains("\"applies\"") && json.contains("69 jaar"));
         // The labels, arrows and source are the knowledge's: not stored, restored when served.
         assert!(!json.contains("Leeftijd") && !json.contains("seed A"), "{json}");
+        // Rows with nothing of this patient's to show are not stored either.
+        assert!(!json.contains("pregnancy") && !json.contains("not-found"), "{json}");
         let read = serde_json::from_str::<MatrixView>(&json).unwrap();
         assert_eq!((read.rows[0].state, &read.rows[0].evidence), (view.rows[0].state, &view.rows[0].evidence));
         assert!(read.rows[0].label.en.is_empty() && read.source.is_empty());

@@ -40,7 +40,7 @@ impl<'k> Engine<'k> {
                 let prescribed = facts.on_drug(d.id)
                     || facts.medications.iter().any(|m| m.drug == Some(d.id) && m.status == MedicationStatus::Draft);
                 if prescribed {
-                    return Candidate { drug: d.id, standing: Standing::AlreadyPrescribed };
+                    return Candidate { drug: d.id, standing: Standing::AlreadyPrescribed, findings: Vec::new() };
                 }
                 let findings = self.findings(facts, &as_if_ordered(order, d.id));
                 let against: Vec<&'k Rule> =
@@ -58,7 +58,7 @@ impl<'k> Engine<'k> {
                 } else {
                     Standing::Suitable
                 };
-                Candidate { drug: d.id, standing }
+                Candidate { drug: d.id, standing, findings }
             })
             .collect();
         Some(candidates)

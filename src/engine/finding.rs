@@ -33,6 +33,9 @@ pub struct OrderReview<'k> {
 pub struct Candidate<'k> {
     pub drug: DrugId,
     pub standing: Standing<'k>,
+    /// Its findings as if it had been ordered instead (none when already prescribed: it was not
+    /// reviewed). The decision matrix shows them without reviewing the drug again.
+    pub findings: Vec<Finding<'k>>,
 }
 
 /// Whether a candidate may be suggested, and if not, why (the card says so).

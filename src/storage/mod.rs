@@ -54,6 +54,27 @@ pub enum StoredMatrix {
     Unknown,
 }
 
+/// Most decision-matrix pages one INSERT carries (4 parameters each: well inside the limits of
+/// SQLite, 32,766, and PostgreSQL, 65,535).
+const MATRIX_ROWS_PER_INSERT: usize = 128;
+
+/// `INSERT … VALUES ($1, $2, $3, $4), …` for `rows` rows, made once per size.
+fn matrix_insert(rows: usize) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
+    let mut made = MADE.get_or_init(Mutex::default).lock().expect("insert statements");
+    made.entry(rows).or_insert_with(|| {
+        let values: Vec<String> =
+            (0..rows).map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4)).collect();
+        // At most eight sizes (1, 2, 4, … 128) are ever made: leaking them is bounded.
+        String::leak(format!(
+            "INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES {}",
+            values.join(", ")
+        ))
+    })
+}
+
 /// How long an expired page is still known as expired (410) before its row goes (then 404).
 const EXPIRED_KEPT_MS: i64 = 24 * 3600 * 1000;
 
@@ -225,15 +246,21 @@ impl Store {
         &self,
         pages: impl Iterator<Item = (&'a str, &'a str, i64, i64)>,
     ) -> Result<(), StoreError> {
+        let pages: Vec<_> = pages.collect();
         let mut tx = self.pool.begin().await?;
-        for (token, body, created_at, expires_at) in pages {
-            sqlx::query("INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES ($1, $2, $3, $4)")
-                .bind(token)
-                .bind(created_at)
-                .bind(expires_at)
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
+        // Many rows per statement: each statement is a round trip to the database (for SQLite,
+        // to sqlx's connection thread), which cost more than the rows themselves. The chunk
+        // sizes are powers of two, so that only a few statement shapes are prepared and cached.
+        let mut rest = &pages[..];
+        while !rest.is_empty() {
+            let n = if rest.len() >= MATRIX_ROWS_PER_INSERT { MATRIX_ROWS_PER_INSERT } else { 1 << rest.len().ilog2() };
+            let (chunk, after) = rest.split_at(n);
+            let mut query = sqlx::query(matrix_insert(n));
+            for (token, body, created_at, expires_at) in chunk {
+                query = query.bind(*token).bind(*created_at).bind(*expires_at).bind(*body);
+            }
+            query.execute(&mut *tx).await?;
+            rest = after;
         }
         tx.commit().await?;
         Ok(())
