@@ -34,3 +34,27 @@ fn operation_outcome_is_a_failure_with_its_message() {
     let reading = read_key("observations", &oo, "p1", &mut record, usize::MAX).unwrap();
     assert_eq!(reading.failure.as_deref(), Some("error timeout: search took too long"));
 }
+
+#[test]
+fn glances_stop_while_most_resources_are_of_use_and_go_on_while_few_are() {
+    let glances = |of_use: &dyn Fn(usize) -> bool| {
+        let mut g = Glancing::for_bundle(100);
+        (0..100)
+            .filter(|&i| {
+                g.worth_it() && {
+                    g.saw(of_use(i));
+                    true
+                }
+            })
+            .count()
+    };
+    // All of use: the first eight, then one in seventeen as a probe.
+    assert_eq!(glances(&|_| true), 8 + 92 / 17);
+    // None of use: every one is glanced (and left unparsed).
+    assert_eq!(glances(&|_| false), 100);
+    // Of use at first, then none: the probes find it, and glancing resumes.
+    let late = glances(&|i| i < 20);
+    assert!(late > 60 && late < 100, "{late}");
+    // A short Bundle is read in full.
+    assert!(!Glancing::for_bundle(16).worth_it() && Glancing::for_bundle(17).worth_it());
+}
