@@ -152,17 +152,21 @@ impl Advisor {
         // about the prefetched conditions while the FHIR server is asked for what prefetch lacks.
         let deadline = self.fhir.deadline();
         let gathering = fhir::read_prefetch(&request, &k.prefetch, &k.server_queries, Some(self.relevance.clone()))?;
-        let early = facts::codes_for_terminology_server(k, &gathering.record);
+        // Without a terminology server there is no one to ask: the codes are not gathered.
+        let asking = self.terminology.is_some();
+        let early = if asking { facts::codes_for_terminology_server(k, &gathering.record) } else { Vec::new() };
         let (record, mut answers) = tokio::join!(
             fhir::complete(&request, gathering, &self.fhir, deadline),
             self.ask_terminology(&early, deadline)
         );
         let mut record = record?;
-        let late: Vec<(String, String)> = facts::codes_for_terminology_server(k, &record)
-            .into_iter()
-            .filter(|(s, c)| !answers.contains(s, c))
-            .collect();
-        answers.extend(self.ask_terminology(&late, deadline).await);
+        if asking {
+            let late: Vec<(String, String)> = facts::codes_for_terminology_server(k, &record)
+                .into_iter()
+                .filter(|(s, c)| !answers.contains(s, c))
+                .collect();
+            answers.extend(self.ask_terminology(&late, deadline).await);
+        }
         record.medications.extend(drafts.medications);
         // Orders naming their medication only by reference: fetch those Medications. (The record
         // can only resolve references the draft orders left open: none open, none to fetch.)
