@@ -341,6 +341,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_of_any_size_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), None).await.unwrap();
+        // 300 = 128 + 128 + 32 + 8 + 4: full statements and every smaller size the rest needs.
+        let pages: Vec<(String, String)> = (0..300).map(|n| (format!("t{n}"), format!("{{\"n\":{n}}}"))).collect();
+        store.put_matrices(pages.iter().map(|(t, b)| (t.as_str(), b.as_str(), 1_000, 9_000))).await.unwrap();
+        assert_eq!(store.matrix_pages_with_content().await.unwrap(), 300);
+        for n in [0, 127, 128, 255, 256, 287, 295, 299] {
+            let want = StoredMatrix::Found(format!("{{\"n\":{n}}}"), 9_000);
+            assert_eq!(store.matrix(&format!("t{n}"), 1_500).await.unwrap(), want, "page {n}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn a_page_handed_over_is_served_at_once_and_written_in_the_background() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), None).await.unwrap();
