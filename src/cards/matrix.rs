@@ -28,6 +28,10 @@ pub struct MatrixView {
     /// could not be checked; `restore` puts back the others, as not found.
     #[serde(serialize_with = "rows_to_store")]
     pub rows: Vec<MatrixRowView>,
+    /// Which rows the page was made with (`rows_fingerprint`): a row the knowledge has and the
+    /// stored page lacks is "not found" only if the page was made with that row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_of: Option<u32>,
     /// From the knowledge (`restore`), not stored: like every label and arrow below.
     #[serde(skip_serializing, default)]
     pub preferences: Vec<PreferenceView>,
@@ -68,6 +72,18 @@ pub struct MatrixDrug {
     /// finding against it -1 or -2): where the page starts ordering the candidates from.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub score: i32,
+}
+
+/// The matrix's row ids, hashed (FNV-1a): pages made with other rows are told apart.
+pub fn rows_fingerprint(k: &Knowledge) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for row in &k.matrix.rows {
+        for b in row.id.bytes().chain([0]) {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
 }
 
 /// The rows a stored page keeps: those with something of this patient's to show.
@@ -153,13 +169,17 @@ pub fn restore(view: &mut MatrixView, k: &Knowledge) {
         }
     }
     let mut stored = std::mem::take(&mut view.rows);
+    // A row missing from the page was checked and not found, if the page was made with it: made
+    // with other rows (the knowledge changed since), the row was never checked for this patient.
+    // (A page stored before `rows_of` holds every row it was made with.)
+    let absent = if view.rows_of == Some(rows_fingerprint(k)) { RowState::NotFound } else { RowState::Unchecked };
     view.rows = matrix
         .rows
         .iter()
         .map(|row| {
             let kept = stored.iter().position(|r| r.id == row.id).map(|i| stored.swap_remove(i));
             let (state, evidence, unchecked) =
-                kept.map_or((RowState::NotFound, Vec::new(), Vec::new()), |r| (r.state, r.evidence, r.unchecked));
+                kept.map_or((absent, Vec::new(), Vec::new()), |r| (r.state, r.evidence, r.unchecked));
             MatrixRowView {
                 id: row.id.clone(),
                 section: row.section.clone(),
@@ -419,6 +439,7 @@ pub fn build(
         age: facts.age,
         drugs,
         rows,
+        rows_of: Some(rows_fingerprint(k)),
         preferences: Vec::new(),
         other_unchecked,
         other_findings,
@@ -471,6 +492,7 @@ mod tests {
                     unchecked: vec![],
                 },
             ],
+            rows_of: Some(7),
             preferences: vec![],
             other_unchecked: vec![],
             other_findings: vec![],
@@ -485,5 +507,27 @@ mod tests {
         let read = serde_json::from_str::<MatrixView>(&json).unwrap();
         assert_eq!((read.rows[0].state, &read.rows[0].evidence), (view.rows[0].state, &view.rows[0].evidence));
         assert!(read.rows[0].label.en.is_empty() && read.source.is_empty());
+    }
+
+    #[test]
+    fn rows_not_stored_are_not_found_only_on_a_page_made_with_them() {
+        let k = Knowledge::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cds-services")).unwrap();
+        let stored = |rows_of: Option<u32>| {
+            let json = format!(
+                r#"{{"language":"en","age":70,"drugs":[],"rows":[{{"id":"age-65","state":"applies","evidence":[{{"en":"70","nl":"70"}}]}}]{}}}"#,
+                rows_of.map_or(String::new(), |f| format!(r#","rows_of":{f}"#))
+            );
+            let mut view: MatrixView = serde_json::from_str(&json).unwrap();
+            restore(&mut view, &k);
+            assert_eq!(view.rows.len(), k.matrix.rows.len());
+            let age = view.rows.iter().find(|r| r.id == "age-65").unwrap();
+            assert_eq!((age.state, age.evidence.len()), (RowState::Applies, 1));
+            view.rows.iter().find(|r| r.id == "pregnancy").unwrap().state
+        };
+        // Made with these rows: the rows it does not hold were checked and not found.
+        assert_eq!(stored(Some(rows_fingerprint(&k))), RowState::NotFound);
+        // Made with other rows (the matrix changed since), or stored before pages said: not checked.
+        assert_eq!(stored(Some(rows_fingerprint(&k) ^ 1)), RowState::Unchecked);
+        assert_eq!(stored(None), RowState::Unchecked);
     }
 }

@@ -327,9 +327,9 @@ fn read_resource(
         )));
     }
     // A resource no rule can use is checked for the patient and counted, and not parsed.
-    if let Some(relevance) = &record.relevance
-        && glance::GLANCED.contains(&kind)
-        && glancing.worth_it()
+    let glanced = glance::GLANCED.contains(&kind) && glancing.worth_it();
+    if glanced
+        && let Some(relevance) = &record.relevance
         && let Some(g) = glance::glance(raw.get())
     {
         let of_use = (relevance.0)(&g);
@@ -340,6 +340,34 @@ fn read_resource(
             return Ok(true);
         }
     }
+    let problems = record.problems.len();
+    let read = typed(kind, raw, key, name, patient_id, record)?;
+    // One that was not glanced at and cannot be parsed is glanced at now: whether a resource of
+    // no use is named as unreadable must not depend on where it stood in its Bundle.
+    if !glanced
+        && record.problems.len() > problems
+        && let Some(relevance) = &record.relevance
+        && glance::GLANCED.contains(&kind)
+        && let Some(g) = glance::glance(raw.get())
+        && !(relevance.0)(&g)
+    {
+        record.problems.truncate(problems);
+        check_patient(g.subject.as_ref().and_then(|s| s.reference.as_deref()), patient_id, key, name)?;
+        record.not_used += 1;
+        return Ok(true);
+    }
+    Ok(read)
+}
+
+/// The typed parse of one resource of an allowed type into the record.
+fn typed(
+    kind: &str,
+    raw: &RawValue,
+    key: &str,
+    name: impl Fn() -> String,
+    patient_id: &str,
+    record: &mut PatientRecord,
+) -> Result<bool, WrongData> {
     use fhir_sdk::r4b::resources as fr;
     match kind {
         "Patient" => match parse::<fr::Patient>(raw) {

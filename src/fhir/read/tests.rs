@@ -58,3 +58,36 @@ fn glances_stop_while_most_resources_are_of_use_and_go_on_while_few_are() {
     // A short Bundle is read in full.
     assert!(!Glancing::for_bundle(16).worth_it() && Glancing::for_bundle(17).worth_it());
 }
+
+#[test]
+fn an_unreadable_resource_of_no_use_is_counted_not_named_wherever_it_stands() {
+    // Of use: a code "used"; of no use: anything else.
+    let relevance = Relevance(std::sync::Arc::new(|g: &Glance<'_>| {
+        g.code.as_ref().is_some_and(|c| c.coding.iter().any(|c| c.code.as_deref() == Some("used")))
+    }));
+    let condition = |id: &str, code: &str, patient: &str| {
+        format!(
+            r#"{{"resource":{{"resourceType":"Condition","id":"{id}","subject":{{"reference":"Patient/{patient}"}},"code":{{"coding":[{{"system":"s","code":"{code}"}}]}},"recordedDate":"1950-13-45"}}}}"#
+        )
+    };
+    // A short Bundle (parsed without glances) and a long one whose glances stopped (all of use).
+    for filler in [2, 40] {
+        let mut entries: Vec<String> = (0..filler)
+            .map(|i| format!(r#"{{"resource":{{"resourceType":"Condition","id":"c{i}","subject":{{"reference":"Patient/p1"}},"code":{{"coding":[{{"system":"s","code":"used"}}]}}}}}}"#))
+            .collect();
+        entries.push(condition("bad-of-no-use", "other", "p1"));
+        entries.push(condition("bad-of-use", "used", "p1"));
+        let json = raw(&format!(r#"{{"resourceType":"Bundle","entry":[{}]}}"#, entries.join(",")));
+        let mut record = PatientRecord { relevance: Some(relevance.clone()), ..Default::default() };
+        read_key("conditions", &json, "p1", &mut record, usize::MAX).unwrap();
+        assert_eq!((record.conditions.len(), record.not_used), (filler, 1), "{filler} before");
+        let named: Vec<_> = record.problems.iter().map(|p| format!("{p:?}")).collect();
+        assert!(named.len() == 1 && named[0].contains("Condition/bad-of-use"), "{filler}: {named:?}");
+        // Unreadable, of no use, and about another patient: still refused.
+        let other = raw(&format!(r#"{{"resourceType":"Bundle","entry":[{}]}}"#, condition("x", "other", "p2")));
+        let mut record = PatientRecord { relevance: Some(relevance.clone()), ..Default::default() };
+        assert!(
+            read_key("conditions", &other, "p1", &mut record, usize::MAX).unwrap_err().0.contains("another patient")
+        );
+    }
+}
