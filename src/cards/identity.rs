@@ -7,18 +7,23 @@ use uuid::Uuid;
 
 use crate::knowledge::Knowledge;
 
-fn fnv1a(s: &str) -> [u8; 4] {
+/// FNV-1a, 32 bits: a short, stable tag of some bytes (not a secret).
+pub(super) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in s.bytes() {
+    for b in bytes {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    h.to_be_bytes()
+    h
+}
+
+fn rule_tag(rule_id: &str) -> [u8; 4] {
+    fnv1a(rule_id.bytes()).to_be_bytes()
 }
 
 pub fn card_uuid(rule_id: &str) -> String {
     let mut bytes = Uuid::new_v4().into_bytes();
-    bytes[..4].copy_from_slice(&fnv1a(rule_id));
+    bytes[..4].copy_from_slice(&rule_tag(rule_id));
     Uuid::new_v8(bytes).to_string()
 }
 
@@ -29,7 +34,7 @@ pub fn rule_of_card<'k>(knowledge: &'k Knowledge, card: &str) -> Option<&'k str>
         return None;
     }
     let tag = &uuid.as_bytes()[..4];
-    knowledge.rules.iter().find(|r| fnv1a(&r.id) == tag).map(|r| r.id.as_str())
+    knowledge.rules.iter().find(|r| rule_tag(&r.id) == tag).map(|r| r.id.as_str())
 }
 
 #[cfg(test)]
@@ -41,7 +46,7 @@ mod tests {
         let a = card_uuid("jak.pregnancy");
         let b = card_uuid("jak.pregnancy");
         assert_ne!(a, b);
-        assert_eq!(Uuid::parse_str(&a).unwrap().as_bytes()[..4], fnv1a("jak.pregnancy"));
+        assert_eq!(Uuid::parse_str(&a).unwrap().as_bytes()[..4], rule_tag("jak.pregnancy"));
         assert_eq!(Uuid::parse_str(&a).unwrap().get_version_num(), 8);
     }
 }

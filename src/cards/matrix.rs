@@ -74,16 +74,9 @@ pub struct MatrixDrug {
     pub score: i32,
 }
 
-/// The matrix's row ids, hashed (FNV-1a): pages made with other rows are told apart.
+/// The matrix's row ids, hashed: pages made with other rows are told apart.
 pub fn rows_fingerprint(k: &Knowledge) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for row in &k.matrix.rows {
-        for b in row.id.bytes().chain([0]) {
-            h ^= u32::from(b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-    }
-    h
+    super::identity::fnv1a(k.matrix.rows.iter().flat_map(|row| row.id.bytes().chain([0])))
 }
 
 /// The rows a stored page keeps: those with something of this patient's to show.

@@ -223,24 +223,6 @@ impl Store {
         Ok(inserted.rows_affected() == 1)
     }
 
-    /// Keep a decision-matrix page until `expires_at` (Unix milliseconds).
-    pub async fn put_matrix(
-        &self,
-        token: &str,
-        body: &str,
-        created_at: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES ($1, $2, $3, $4)")
-            .bind(token)
-            .bind(created_at)
-            .bind(expires_at)
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Keep several decision-matrix pages, in one transaction: (token, body, created, expires).
     pub async fn put_matrices<'a>(
         &self,
@@ -323,8 +305,8 @@ mod tests {
     async fn matrix_pages_expire_and_are_swept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), None).await.unwrap();
-        store.put_matrix("a", "{\"x\":1}", 1_000, 2_000).await.unwrap();
-        store.put_matrix("b", "{}", 1_000, 9_000).await.unwrap();
+        store.put_matrices([("a", "{\"x\":1}", 1_000, 2_000)].into_iter()).await.unwrap();
+        store.put_matrices([("b", "{}", 1_000, 9_000)].into_iter()).await.unwrap();
         assert_eq!(store.matrix("a", 1_500).await.unwrap(), StoredMatrix::Found("{\"x\":1}".into(), 2_000));
         assert_eq!(store.matrix("a", 2_000).await.unwrap(), StoredMatrix::Expired);
         assert_eq!(store.matrix("nope", 1_500).await.unwrap(), StoredMatrix::Unknown);

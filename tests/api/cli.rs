@@ -3,13 +3,9 @@
 use serde_json::Value;
 
 use crate::support::{
-    FHIR_TOKEN, ServedProcess, TestApp, binary, fixture, fixture_json, post_json_to, root, rules_of, service_for,
-    without_prefetch,
+    FHIR_TOKEN, ServedProcess, TestApp, as_of_arg, binary, fixture, fixture_json, post_json_to, root, rules_of,
+    service_for, without_prefetch,
 };
-
-fn as_of_arg() -> String {
-    fixture_json("cases.json")["as_of"].as_str().unwrap().to_string()
-}
 
 #[tokio::test]
 async fn evaluate_gives_the_same_cards_as_the_server() {

@@ -326,18 +326,21 @@ fn read_resource(
             allowed_types(key).join(" or ")
         )));
     }
+    let Some(relevance) = record.relevance.clone().filter(|_| glance::GLANCED.contains(&kind)) else {
+        return typed(kind, raw, key, name, patient_id, record);
+    };
     // A resource no rule can use is checked for the patient and counted, and not parsed.
-    let glanced = glance::GLANCED.contains(&kind) && glancing.worth_it();
-    if glanced
-        && let Some(relevance) = &record.relevance
-        && let Some(g) = glance::glance(raw.get())
-    {
+    let of_no_use = |g: &Glance<'_>, record: &mut PatientRecord| {
+        check_patient(g.subject.as_ref().and_then(|s| s.reference.as_deref()), patient_id, key, name)?;
+        record.not_used += 1;
+        Ok(true)
+    };
+    let glanced = glancing.worth_it();
+    if glanced && let Some(g) = glance::glance(raw.get()) {
         let of_use = (relevance.0)(&g);
         glancing.saw(of_use);
         if !of_use {
-            check_patient(g.subject.as_ref().and_then(|s| s.reference.as_deref()), patient_id, key, name)?;
-            record.not_used += 1;
-            return Ok(true);
+            return of_no_use(&g, record);
         }
     }
     let problems = record.problems.len();
@@ -346,15 +349,11 @@ fn read_resource(
     // no use is named as unreadable must not depend on where it stood in its Bundle.
     if !glanced
         && record.problems.len() > problems
-        && let Some(relevance) = &record.relevance
-        && glance::GLANCED.contains(&kind)
         && let Some(g) = glance::glance(raw.get())
         && !(relevance.0)(&g)
     {
         record.problems.truncate(problems);
-        check_patient(g.subject.as_ref().and_then(|s| s.reference.as_deref()), patient_id, key, name)?;
-        record.not_used += 1;
-        return Ok(true);
+        return of_no_use(&g, record);
     }
     Ok(read)
 }
@@ -477,7 +476,6 @@ fn check_patient(
     Ok(())
 }
 
-/// Read `context.draftOrders`.
 /// Why `context.draftOrders` is refused as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum DraftOrdersRefused {

@@ -91,10 +91,9 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     }
 }
 
-/// Keep the call's decision-matrix page for its time to live. When it cannot be stored, the
-/// cards lose their link to it (a link to nothing helps no one) and the answer goes out anyway.
-/// Hand the call's decision-matrix page to the writer; when it cannot be kept, its links are
-/// left off the cards rather than sent dead.
+/// Hand the call's decision-matrix page to the writer, to be kept for its time to live. When it
+/// cannot be kept, its links are left off the cards (a link to nothing helps no one) and the
+/// answer goes out anyway.
 fn store_matrix(state: &AppState, page: MatrixPage, response: &mut CdsResponse) {
     let now = now_ms();
     let expires_at = now + state.matrix.ttl.as_millis() as i64;

@@ -32,8 +32,12 @@ pub fn fixture_json(rel: &str) -> Value {
 
 /// The day the fixtures are written for (fixtures/cases.json `as_of`).
 pub fn as_of() -> time::Date {
-    let cases = fixture_json("cases.json");
-    parse_date(cases["as_of"].as_str().expect("as_of")).expect("as_of date")
+    parse_date(&as_of_arg()).expect("as_of date")
+}
+
+/// The same day as written in `cases.json`, for `--as-of`.
+pub fn as_of_arg() -> String {
+    fixture_json("cases.json")["as_of"].as_str().expect("as_of").to_string()
 }
 
 /// The service a request is for, by its hook.

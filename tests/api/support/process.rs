@@ -61,7 +61,7 @@ impl ServedProcess {
     /// `serve` on a random port with the shipped knowledge, the fixtures' day and `data_dir`.
     pub fn start_for_fixtures(data_dir: &std::path::Path, env: &[(&str, &str)]) -> ServedProcess {
         let knowledge = super::root().join("cds-services");
-        let as_of = super::fixture_json("cases.json")["as_of"].as_str().unwrap().to_string();
+        let as_of = super::as_of_arg();
         let args = ["--bind", "127.0.0.1:0", "--as-of", &as_of, "--knowledge", knowledge.to_str().unwrap()];
         ServedProcess::start(&[&args[..], &["--data-dir", data_dir.to_str().unwrap()]].concat(), env)
     }
