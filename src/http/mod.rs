@@ -6,6 +6,7 @@
 mod errors;
 mod extract;
 mod gate;
+mod large_calls;
 mod matrix;
 mod routes;
 mod rules_page;

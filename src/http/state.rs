@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use super::large_calls::LargeCalls;
 use super::rules_page;
 use crate::advice::Advisor;
 use crate::auth::Authenticator;
@@ -22,8 +23,8 @@ pub struct AppState {
     pub limits: Limits,
     /// One permit per call in progress (`limits.max_concurrent_requests`), taken by the gate.
     pub(super) in_flight: Arc<Semaphore>,
-    /// One permit per core for calls with a large body (read and evaluated off the workers).
-    pub(super) large_calls: Arc<Semaphore>,
+    /// Calls with a large body: read one per core at a time, evaluated off the workers.
+    pub(super) large_calls: LargeCalls,
     pub clock: Clock,
     /// The rules page, rendered once: the knowledge does not change while the service runs.
     pub rules_page: String,
@@ -53,7 +54,7 @@ impl AppState {
             public_url,
             limits,
             in_flight,
-            large_calls: Arc::new(Semaphore::new(cores)),
+            large_calls: LargeCalls::start(cores),
             clock,
             rules_page,
             matrix: MatrixSettings::default(),

@@ -13,7 +13,7 @@ use crate::protocol::CdsResponse;
 use crate::storage::now_ms;
 use crate::telemetry;
 
-/// Bodies above this size are evaluated off the worker thread (a typical call is 10–50 KB).
+/// Bodies above this size are evaluated off the worker threads (a typical call is 10–50 KB).
 const LARGE_BODY_BYTES: usize = 256 * 1024;
 
 pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -32,34 +32,29 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let started = Instant::now();
     let language = call.language();
     let result = async {
-        // Large calls take a slot before their body is read: at most one per worker is read
-        // and evaluated at a time, so memory stays bounded however many arrive together.
-        let large_slot = || async {
-            state.large_calls.clone().acquire_owned().await.map_err(|_| ApiError::Internal("shutting down".into()))
-        };
+        // Large calls take a slot before their body is read (see `LargeCalls`).
+        let stopping = |_| ApiError::Internal("the service is stopping".into());
         let mut slot = None;
         if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES) {
-            slot = Some(large_slot().await?);
+            slot = Some(state.large_calls.slot().await.map_err(stopping)?);
         }
         let body = call.open().await?;
         let today = state.clock.today();
         if body.len() <= LARGE_BODY_BYTES {
             return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
         }
-        let _slot = match slot {
+        let slot = match slot {
             Some(slot) => slot,
-            None => large_slot().await?,
+            None => state.large_calls.slot().await.map_err(stopping)?,
         };
-        // A large body takes milliseconds of CPU to read: on a blocking thread, so that the
-        // calls queued on this worker are not held up behind it. Its fetches still run on the
-        // worker's runtime (the handle), within the call's span.
+        // Its fetches still run on the worker's runtime (the handle), within the call's span.
         let (advisor, service, span) = (state.advisor.clone(), call.service.clone(), tracing::Span::current());
         let runtime = tokio::runtime::Handle::current();
-        let advice = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| runtime.block_on(advisor.advise(&service, &body, language, today)))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("the call's evaluation stopped: {e}")))??;
+        let advice = state
+            .large_calls
+            .run(&slot, move || span.in_scope(|| runtime.block_on(advisor.advise(&service, &body, language, today))))
+            .await
+            .map_err(|_| ApiError::Internal("the call's evaluation stopped".into()))??;
         Ok::<_, ApiError>(advice)
     }
     .instrument(span.clone())
