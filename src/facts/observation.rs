@@ -1,13 +1,13 @@
 //! An Observation read: its kind, its value and the answer it gives.
 
-use fhir_sdk::r4b::resources::Observation;
 use fhir_sdk::r4b::resources::{ObservationEffective, ObservationValue};
 
 use super::concepts::{concept_of, day_of, day_of_instant};
 use super::*;
+use crate::fhir::ObservationRead;
 use crate::knowledge::{Knowledge, ValueSetMask};
 
-pub(super) fn read_observation(knowledge: &Knowledge, o: &Observation) -> Option<ObservationFact> {
+pub(super) fn read_observation(knowledge: &Knowledge, o: &ObservationRead) -> Option<ObservationFact> {
     if matches!(o.status.as_ref(), "cancelled" | "entered-in-error" | "unknown") {
         return None;
     }

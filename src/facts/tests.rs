@@ -33,6 +33,7 @@ fn condition_json(code: serde_json::Value, status: &str) -> Condition {
 }
 
 fn facts_of(conditions: Vec<Condition>, observations: Vec<Observation>, server: &ServerAnswers) -> PatientFacts {
+    let observations = observations.into_iter().map(Into::into).collect();
     let record = PatientRecord { conditions, observations, ..Default::default() };
     PatientFacts::build(knowledge(), &record, &[], date!(2026 - 11 - 28), server)
 }

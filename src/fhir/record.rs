@@ -1,10 +1,13 @@
 //! The patient's FHIR R4 data as read, in fhir-sdk's `r4b` types (they parse R4 for the
 //! resources used here), plus what could not be read.
 
+use fhir_sdk::Instant;
+use fhir_sdk::r4b::codes::ObservationStatus;
 use fhir_sdk::r4b::resources::{
     Condition, Immunization, ImmunizationRecommendation, Medication, MedicationRequest, MedicationStatement,
-    Observation, Patient, ServiceRequest,
+    Observation, ObservationEffective, ObservationValue, Patient, ServiceRequest,
 };
+use fhir_sdk::r4b::types::CodeableConcept;
 
 /// Something the service met while reading the record that limits what it can check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,7 @@ pub struct PatientRecord {
     pub medication_statements: Vec<MedicationStatement>,
     /// Medication resources that orders refer to (`_include`d or sent alongside).
     pub medications: Vec<Medication>,
-    pub observations: Vec<Observation>,
+    pub observations: Vec<ObservationRead>,
     pub immunizations: Vec<Immunization>,
     pub immunization_recommendations: Vec<ImmunizationRecommendation>,
     pub problems: Vec<RecordProblem>,
@@ -32,6 +35,36 @@ pub struct PatientRecord {
     pub not_used: usize,
     /// Decides from a glance whether a resource is worth its typed parse (none: all are).
     pub relevance: Option<super::read::Relevance>,
+}
+
+/// An Observation as the rules read it: fhir-sdk's typed parse, of which only these elements
+/// are kept. The rest (narrative, identifiers, performers, reference ranges, components, …) is
+/// dropped as soon as the resource is read: a long series of lab values is most of a large
+/// record, and each parsed Observation is several times the size of what is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationRead {
+    pub id: Option<String>,
+    pub status: ObservationStatus,
+    pub code: CodeableConcept,
+    pub effective: Option<ObservationEffective>,
+    pub issued: Option<Instant>,
+    pub value: Option<ObservationValue>,
+    pub interpretation: Vec<Option<CodeableConcept>>,
+}
+
+impl From<Observation> for ObservationRead {
+    fn from(o: Observation) -> ObservationRead {
+        let o = *o.0;
+        ObservationRead {
+            id: o.id,
+            status: o.status,
+            code: o.code,
+            effective: o.effective,
+            issued: o.issued,
+            value: o.value,
+            interpretation: o.interpretation,
+        }
+    }
 }
 
 /// One entry of `context.draftOrders`.

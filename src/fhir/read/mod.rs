@@ -386,17 +386,42 @@ fn typed(
                 Ok(false)
             }
         },
-        "Condition" => take(raw, key, name, patient_id, &mut record.problems, &mut record.conditions),
-        "MedicationRequest" => take(raw, key, name, patient_id, &mut record.problems, &mut record.medication_requests),
-        "MedicationStatement" => {
-            take(raw, key, name, patient_id, &mut record.problems, &mut record.medication_statements)
+        "Condition" => {
+            take::<fr::Condition, _>(raw, key, name, patient_id, &mut record.problems, &mut record.conditions)
         }
-        "Medication" => take(raw, key, name, patient_id, &mut record.problems, &mut record.medications),
-        "Observation" => take(raw, key, name, patient_id, &mut record.problems, &mut record.observations),
-        "Immunization" => take(raw, key, name, patient_id, &mut record.problems, &mut record.immunizations),
-        "ImmunizationRecommendation" => {
-            take(raw, key, name, patient_id, &mut record.problems, &mut record.immunization_recommendations)
+        "MedicationRequest" => take::<fr::MedicationRequest, _>(
+            raw,
+            key,
+            name,
+            patient_id,
+            &mut record.problems,
+            &mut record.medication_requests,
+        ),
+        "MedicationStatement" => take::<fr::MedicationStatement, _>(
+            raw,
+            key,
+            name,
+            patient_id,
+            &mut record.problems,
+            &mut record.medication_statements,
+        ),
+        "Medication" => {
+            take::<fr::Medication, _>(raw, key, name, patient_id, &mut record.problems, &mut record.medications)
         }
+        "Observation" => {
+            take::<fr::Observation, _>(raw, key, name, patient_id, &mut record.problems, &mut record.observations)
+        }
+        "Immunization" => {
+            take::<fr::Immunization, _>(raw, key, name, patient_id, &mut record.problems, &mut record.immunizations)
+        }
+        "ImmunizationRecommendation" => take::<fr::ImmunizationRecommendation, _>(
+            raw,
+            key,
+            name,
+            patient_id,
+            &mut record.problems,
+            &mut record.immunization_recommendations,
+        ),
         _ => unreachable!("allowed_types lists only the types above"),
     }
 }
@@ -427,19 +452,20 @@ about_patient! {
     fhir_sdk::r4b::resources::ImmunizationRecommendation => |r| r.patient.reference.as_deref();
 }
 
-/// Parse one resource into `list`; unreadable ones are named in `problems`.
-fn take<T: DeserializeOwned + AboutPatient>(
+/// Parse one resource into `list`, kept as what is read of it (`U`); unreadable ones are named
+/// in `problems`.
+fn take<T: DeserializeOwned + AboutPatient + Into<U>, U>(
     raw: &RawValue,
     key: &str,
     name: impl Fn() -> String,
     patient_id: &str,
     problems: &mut Vec<RecordProblem>,
-    list: &mut Vec<T>,
+    list: &mut Vec<U>,
 ) -> Result<bool, WrongData> {
     match parse::<T>(raw) {
         Ok(r) => {
             check_patient(r.patient_reference(), patient_id, key, name)?;
-            list.push(r);
+            list.push(r.into());
             Ok(true)
         }
         Err(error) => {
