@@ -49,9 +49,6 @@ impl Peek<'_> {
 /// whole resource — or a whole Bundle — which the typed parse reads in full anyway. The body
 /// was already checked to be valid JSON when the request was read. `None`: not a JSON object.
 fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
-    /// Not an error: the signal that the members wanted have been read.
-    const FOUND: &str = "peek: found";
-
     #[derive(Deserialize)]
     struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
 
@@ -99,7 +96,10 @@ fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
                     }
                 }
                 if self.out.complete(self.want_id) {
-                    return Err(serde::de::Error::custom(FOUND));
+                    // Stop here: the parser then finds members where it expects the object's
+                    // end, a syntax error that costs one allocation (a custom error message
+                    // would be formatted and searched, for every resource).
+                    return Ok(());
                 }
             }
             Ok(())
@@ -110,8 +110,8 @@ fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
     let mut de = serde_json::Deserializer::from_str(json);
     match serde::Deserializer::deserialize_map(&mut de, Members { out: &mut out, want_id }) {
         Ok(()) => Some(out),
-        // The visitor stops with FOUND right after the last wanted member is stored, and
-        // stores nothing when another error comes first: a complete `out` means FOUND.
+        // The visitor stops right after the last wanted member is stored, and stores nothing
+        // when an error comes first: a complete `out` is what was wanted.
         Err(_) if out.complete(want_id) => Some(out),
         Err(_) => None,
     }

@@ -91,3 +91,25 @@ fn an_unreadable_resource_of_no_use_is_counted_not_named_wherever_it_stands() {
         );
     }
 }
+
+#[test]
+fn a_peek_reads_type_and_id_wherever_they_stand_and_stops_there() {
+    let both = |json: &str, want_id: bool| {
+        let p = peek(json, want_id)?;
+        Some((p.resource_type.map(|t| t.into_owned()), p.id.map(|i| i.into_owned())))
+    };
+    let some = |t: &str, id: Option<&str>| Some((Some(t.to_string()), id.map(str::to_string)));
+    assert_eq!(both(r#"{"resourceType":"Condition","id":"c1","code":{}}"#, true), some("Condition", Some("c1")));
+    assert_eq!(
+        both(r#"{"meta":{"x":[1,2]},"id":"c\"2","resourceType":"Condition"}"#, true),
+        some("Condition", Some("c\"2"))
+    );
+    assert_eq!(both(r#"{"resourceType":"Patient","active":true}"#, true), some("Patient", None));
+    assert_eq!(both(r#"{"resourceType":"Bundle","entry":[]}"#, false), some("Bundle", None));
+    // It stops at what it wants: what follows is not read (the body was checked as JSON before).
+    assert_eq!(both(r#"{"resourceType":"Bundle","entry":[oops"#, false), some("Bundle", None));
+    assert_eq!(both(r#"{"id":"x","resourceType":"Observation"}"#, true), some("Observation", Some("x")));
+    assert_eq!(both(r#"{"id":"x"}"#, true), Some((None, Some("x".to_string()))));
+    assert_eq!(both(r#"["resourceType","Patient"]"#, true), None);
+    assert_eq!(both(r#"{"resourceType":7}"#, false), None);
+}
