@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Peak memory with bodies at the default body limit (issue 16): a 1.0 MB order-select request
+# written like bench/heavy.json (300 conditions, 120 medications, 1,250 observations, 60
+# immunizations: just under the 1 MiB limit), sent by wrk to a fresh release service at each
+# connection count, RUNS times each. Prints the service's RSS after start-up, its peak RSS
+# (VmHWM: the binary's code pages included) and the calls answered per second.
+#
+#   bench/memory.sh                         # 10 s at 1, 2 and 32 connections, 2 runs each
+#   CONNECTIONS=32 RUNS=5 bench/memory.sh
+#
+# Needs wrk (see bench/load.sh), curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-"1 2 32"}
+RUNS=${RUNS:-2}
+command -v wrk >/dev/null || { echo "memory.sh: wrk is missing (bench/load.sh installs it)" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cargo build --release --quiet --bin advanced-therapy-cds
+python3 - "$WORK/body.json" <<'PY'
+import json, sys
+sys.path.insert(0, "bench")
+import make_requests
+body = json.dumps(make_requests.build(300, 120, 1250, 60), ensure_ascii=False, separators=(",", ":")).encode()
+assert len(body) < 1024 * 1024, len(body)
+open(sys.argv[1], "wb").write(body)
+print(f"request: {len(body)} bytes (limit 1 MiB)")
+PY
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+echo "| connections | run | calls/s | RSS after start-up MiB | peak RSS MiB |"
+echo "|---|---|---|---|---|"
+for C in $CONNECTIONS; do
+  for RUN in $(seq "$RUNS"); do
+    PORT=$(port)
+    rm -rf "$WORK/data"
+    target/release/advanced-therapy-cds serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
+      --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && break; sleep 0.05; done
+    IDLE=$(awk '/VmRSS/{print $2}' "/proc/$PID/status")
+    URL="http://127.0.0.1:$PORT/cds-services/advanced-therapy-order-select"
+    STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' --data-binary @"$WORK/body.json" "$URL")
+    [ "$STATUS" = 200 ] || { echo "memory.sh: the service answered $STATUS" >&2; exit 1; }
+    THREADS=$((C < 2 ? C : 2))
+    RATE=$(BODY_FILE="$WORK/body.json" wrk -t"$THREADS" -c"$C" -d"${DURATION}s" -s bench/post.lua "$URL" |
+      awk '/Requests\/sec/{printf "%.0f", $2}')
+    PEAK=$(awk '/VmHWM/{print $2}' "/proc/$PID/status")
+    kill "$PID"; wait "$PID" 2>/dev/null || true
+    echo "| $C | $RUN | $RATE | $((IDLE / 1024)) | $((PEAK / 1024)) |"
+  done
+done
