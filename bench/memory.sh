@@ -18,7 +18,14 @@ RUNS=${RUNS:-2}
 command -v wrk >/dev/null || { echo "memory.sh: wrk is missing (bench/load.sh installs it)" >&2; exit 1; }
 
 WORK=$(mktemp -d)
-trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PID=
+trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
+# A failure says why, with the end of the service's log (which the trap then removes).
+fail() {
+  echo "memory.sh: $*" >&2
+  tail -20 "$WORK/service.log" >&2 2>/dev/null || true
+  exit 1
+}
 cargo build --release --quiet --bin advanced-therapy-cds
 python3 - "$WORK/body.json" <<'PY'
 import json, sys
@@ -40,16 +47,25 @@ for C in $CONNECTIONS; do
     target/release/advanced-therapy-cds serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
       --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
     PID=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && break; sleep 0.05; done
-    IDLE=$(awk '/VmRSS/{print $2}' "/proc/$PID/status")
+    READY=
+    for _ in $(seq 100); do
+      curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && { READY=1; break; }
+      sleep 0.05
+    done
+    [ -n "$READY" ] || fail "the service was not ready within 5 s"
+    IDLE=$(awk '/VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null) || fail "the service is gone"
     URL="http://127.0.0.1:$PORT/cds-services/advanced-therapy-order-select"
-    STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' --data-binary @"$WORK/body.json" "$URL")
-    [ "$STATUS" = 200 ] || { echo "memory.sh: the service answered $STATUS" >&2; exit 1; }
+    STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
+      --data-binary @"$WORK/body.json" "$URL" || true)
+    [ "$STATUS" = 200 ] || fail "the service answered '$STATUS' to the request"
     THREADS=$((C < 2 ? C : 2))
-    RATE=$(BODY_FILE="$WORK/body.json" wrk -t"$THREADS" -c"$C" -d"${DURATION}s" -s bench/post.lua "$URL" |
-      awk '/Requests\/sec/{printf "%.0f", $2}')
-    PEAK=$(awk '/VmHWM/{print $2}' "/proc/$PID/status")
+    BODY_FILE="$WORK/body.json" wrk -t"$THREADS" -c"$C" -d"${DURATION}s" -s bench/post.lua "$URL" >"$WORK/wrk.txt"
+    RATE=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$WORK/wrk.txt")
+    # Every call must have been answered 2xx: a refused or failed call is no measurement.
+    grep -q 'RESULT .* errors=0 non2xx=0' "$WORK/wrk.txt" || fail "calls failed under load: $(grep RESULT "$WORK/wrk.txt")"
+    PEAK=$(awk '/VmHWM/{print $2}' "/proc/$PID/status" 2>/dev/null) || fail "the service is gone"
     kill "$PID"; wait "$PID" 2>/dev/null || true
+    PID=
     echo "| $C | $RUN | $RATE | $((IDLE / 1024)) | $((PEAK / 1024)) |"
   done
 done

@@ -4,10 +4,10 @@ use fhir_sdk::r4b::resources::{ObservationEffective, ObservationValue};
 
 use super::concepts::{concept_of, day_of, day_of_instant};
 use super::*;
-use crate::fhir::ObservationRead;
+use crate::fhir::KeptObservation;
 use crate::knowledge::{Knowledge, ValueSetMask};
 
-pub(super) fn read_observation(knowledge: &Knowledge, o: &ObservationRead) -> Option<ObservationFact> {
+pub(super) fn read_observation(knowledge: &Knowledge, o: &KeptObservation) -> Option<ObservationFact> {
     if matches!(o.status.as_ref(), "cancelled" | "entered-in-error" | "unknown") {
         return None;
     }

@@ -12,7 +12,7 @@ pub use read::{
     DraftOrdersRefused, Glance, GlanceCoding, GlanceConcept, Relevance, WrongData, allowed_types, next_link,
     outcome_message, read_draft_orders, read_key,
 };
-pub use record::{DraftContent, DraftOrder, DraftOrders, ObservationRead, PatientRecord, RecordProblem};
+pub use record::{DraftContent, DraftOrder, DraftOrders, KeptObservation, PatientRecord, RecordProblem};
 use server::{Fetch, expand};
 pub use server::{FhirServerSettings, install_tls_provider};
 

@@ -1,5 +1,6 @@
 //! The patient's FHIR R4 data as read, in fhir-sdk's `r4b` types (they parse R4 for the
-//! resources used here), plus what could not be read.
+//! resources used here; of an Observation only the elements the rules read are kept), plus
+//! what could not be read.
 
 use fhir_sdk::Instant;
 use fhir_sdk::r4b::codes::ObservationStatus;
@@ -27,7 +28,7 @@ pub struct PatientRecord {
     pub medication_statements: Vec<MedicationStatement>,
     /// Medication resources that orders refer to (`_include`d or sent alongside).
     pub medications: Vec<Medication>,
-    pub observations: Vec<ObservationRead>,
+    pub observations: Vec<KeptObservation>,
     pub immunizations: Vec<Immunization>,
     pub immunization_recommendations: Vec<ImmunizationRecommendation>,
     pub problems: Vec<RecordProblem>,
@@ -37,12 +38,12 @@ pub struct PatientRecord {
     pub relevance: Option<super::read::Relevance>,
 }
 
-/// An Observation as the rules read it: fhir-sdk's typed parse, of which only these elements
-/// are kept. The rest (narrative, identifiers, performers, reference ranges, components, …) is
-/// dropped as soon as the resource is read: a long series of lab values is most of a large
-/// record, and each parsed Observation is several times the size of what is kept.
+/// What is kept of an Observation after fhir-sdk's typed parse: the elements the rules read.
+/// The rest (narrative, identifiers, performers, reference ranges, components, …) is dropped as
+/// soon as the resource is read: a long series of lab values is most of a large record, and
+/// each parsed Observation is several times the size of what is kept.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ObservationRead {
+pub struct KeptObservation {
     pub id: Option<String>,
     pub status: ObservationStatus,
     pub code: CodeableConcept,
@@ -52,10 +53,10 @@ pub struct ObservationRead {
     pub interpretation: Vec<Option<CodeableConcept>>,
 }
 
-impl From<Observation> for ObservationRead {
-    fn from(o: Observation) -> ObservationRead {
+impl From<Observation> for KeptObservation {
+    fn from(o: Observation) -> KeptObservation {
         let o = *o.0;
-        ObservationRead {
+        KeptObservation {
             id: o.id,
             status: o.status,
             code: o.code,

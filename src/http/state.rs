@@ -23,7 +23,7 @@ pub struct AppState {
     pub limits: Limits,
     /// One permit per call in progress (`limits.max_concurrent_requests`), taken by the gate.
     pub(super) in_flight: Arc<Semaphore>,
-    /// Calls with a large body: read one per core at a time, evaluated off the workers.
+    /// Calls with a large body: one per core at a time, parsed and evaluated off the workers.
     pub(super) large_calls: LargeCalls,
     pub clock: Clock,
     /// The rules page, rendered once: the knowledge does not change while the service runs.

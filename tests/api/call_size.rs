@@ -121,7 +121,8 @@ async fn a_large_body_gets_the_same_cards_as_the_small_one() {
     let expected = answer(small).await;
     assert!(!expected.is_empty());
     assert_eq!(answer(large.clone()).await, expected);
-    // More large calls at once than there are evaluator threads: they queue, and each is answered.
+    // Five large calls at once (more than the evaluator threads, one per core, on a machine of up to
+    // four cores): they queue for a slot, and each is answered.
     let together = futures_util::future::join_all((0..5).map(|_| answer(large.clone()))).await;
     assert!(together.iter().all(|rules| *rules == expected), "{together:?}");
 }

@@ -434,3 +434,48 @@ async fn a_next_page_on_another_server_is_not_followed_and_http_elsewhere_is_ref
     let (status, answer) = app.call(SELECT, &without_prefetch(&request, "http://fhir.example.org/r4")).await;
     assert_412(status, &answer, "https");
 }
+
+/// The case's call with `observations` left for the FHIR server and its prefetch padded with
+/// conditions no rule uses, past the size at which a call is evaluated on an evaluator thread.
+fn large_call_missing_observations(request: &Value, ehr: &MockServer) -> Vec<u8> {
+    let mut call = request.clone();
+    let patient = request["context"]["patientId"].as_str().unwrap();
+    call["prefetch"].as_object_mut().unwrap().remove("observations");
+    let entries = call["prefetch"]["conditions"]["entry"].as_array_mut().unwrap();
+    for i in 0..1_500 {
+        entries.push(json!({"resource": {
+            "resourceType": "Condition", "id": format!("myopia-{i}"),
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "H52.1", "display": "Myopie"}]},
+            "subject": {"reference": format!("Patient/{patient}")}, "recordedDate": "2019-05-01"
+        }}));
+    }
+    call["fhirServer"] = json!(format!("{}/fhir", ehr.uri()));
+    call["fhirAuthorization"] = json!({"access_token": FHIR_TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "user/*.read", "subject": "atcds"});
+    let body = serde_json::to_vec(&call).unwrap();
+    assert!(body.len() > 300 * 1024 && body.len() < 1024 * 1024, "{} bytes", body.len());
+    body
+}
+
+#[tokio::test]
+async fn a_large_call_fetches_what_prefetch_lacks_and_keeps_to_its_budget() {
+    // Evaluated on an evaluator thread, the call's fetches and their timers run on the worker's
+    // runtime: a slow answer within the budget is read, one past it is not waited for (and the
+    // answer names what it lacks).
+    let app = app_with(1000, 20).await;
+    let request = fixture_json(CASE);
+    let ehr = mock_ehr_answering_after(&request, Duration::from_millis(300)).await;
+    let (status, answer) = app.call(SELECT, &large_call_missing_observations(&request, &ehr)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(rules_of(&answer), pregnancy_card());
+    let paths: Vec<String> = ehr.received_requests().await.unwrap().iter().map(|r| r.url.path().to_string()).collect();
+    assert_eq!(paths, vec!["/fhir/Observation"]);
+
+    let ehr = mock_ehr_answering_after(&request, Duration::from_millis(3000)).await;
+    let started = std::time::Instant::now();
+    let (status, answer) = app.call(SELECT, &large_call_missing_observations(&request, &ehr)).await;
+    assert!(started.elapsed() < Duration::from_millis(2500), "answered after {:?}", started.elapsed());
+    assert_eq!(status, 200, "{answer}");
+    let detail = unchecked_card(&answer)["detail"].as_str().unwrap();
+    assert!(detail.contains("'observations' is incomplete") && detail.contains("1000 ms budget"), "{detail}");
+}

@@ -386,42 +386,22 @@ fn typed(
                 Ok(false)
             }
         },
-        "Condition" => {
-            take::<fr::Condition, _>(raw, key, name, patient_id, &mut record.problems, &mut record.conditions)
+        "Condition" => take(raw, key, name, patient_id, &mut record.problems, |r| record.conditions.push(r)),
+        "MedicationRequest" => {
+            take(raw, key, name, patient_id, &mut record.problems, |r| record.medication_requests.push(r))
         }
-        "MedicationRequest" => take::<fr::MedicationRequest, _>(
-            raw,
-            key,
-            name,
-            patient_id,
-            &mut record.problems,
-            &mut record.medication_requests,
-        ),
-        "MedicationStatement" => take::<fr::MedicationStatement, _>(
-            raw,
-            key,
-            name,
-            patient_id,
-            &mut record.problems,
-            &mut record.medication_statements,
-        ),
-        "Medication" => {
-            take::<fr::Medication, _>(raw, key, name, patient_id, &mut record.problems, &mut record.medications)
+        "MedicationStatement" => {
+            take(raw, key, name, patient_id, &mut record.problems, |r| record.medication_statements.push(r))
         }
-        "Observation" => {
-            take::<fr::Observation, _>(raw, key, name, patient_id, &mut record.problems, &mut record.observations)
+        "Medication" => take(raw, key, name, patient_id, &mut record.problems, |r| record.medications.push(r)),
+        // Of an Observation only what the rules read is kept (the lab series are most of a record).
+        "Observation" => take(raw, key, name, patient_id, &mut record.problems, |r: fr::Observation| {
+            record.observations.push(r.into())
+        }),
+        "Immunization" => take(raw, key, name, patient_id, &mut record.problems, |r| record.immunizations.push(r)),
+        "ImmunizationRecommendation" => {
+            take(raw, key, name, patient_id, &mut record.problems, |r| record.immunization_recommendations.push(r))
         }
-        "Immunization" => {
-            take::<fr::Immunization, _>(raw, key, name, patient_id, &mut record.problems, &mut record.immunizations)
-        }
-        "ImmunizationRecommendation" => take::<fr::ImmunizationRecommendation, _>(
-            raw,
-            key,
-            name,
-            patient_id,
-            &mut record.problems,
-            &mut record.immunization_recommendations,
-        ),
         _ => unreachable!("allowed_types lists only the types above"),
     }
 }
@@ -452,20 +432,19 @@ about_patient! {
     fhir_sdk::r4b::resources::ImmunizationRecommendation => |r| r.patient.reference.as_deref();
 }
 
-/// Parse one resource into `list`, kept as what is read of it (`U`); unreadable ones are named
-/// in `problems`.
-fn take<T: DeserializeOwned + AboutPatient + Into<U>, U>(
+/// Parse one resource and hand it to `keep`; unreadable ones are named in `problems`.
+fn take<T: DeserializeOwned + AboutPatient>(
     raw: &RawValue,
     key: &str,
     name: impl Fn() -> String,
     patient_id: &str,
     problems: &mut Vec<RecordProblem>,
-    list: &mut Vec<U>,
+    keep: impl FnOnce(T),
 ) -> Result<bool, WrongData> {
     match parse::<T>(raw) {
         Ok(r) => {
             check_patient(r.patient_reference(), patient_id, key, name)?;
-            list.push(r.into());
+            keep(r);
             Ok(true)
         }
         Err(error) => {

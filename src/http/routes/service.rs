@@ -13,7 +13,8 @@ use crate::protocol::CdsResponse;
 use crate::storage::now_ms;
 use crate::telemetry;
 
-/// Bodies above this size are evaluated off the worker threads (a typical call is 10–50 KB).
+/// Bodies above this size are parsed and evaluated off the worker threads (a typical call is
+/// 10–50 KB).
 const LARGE_BODY_BYTES: usize = 256 * 1024;
 
 pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -32,11 +33,10 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let started = Instant::now();
     let language = call.language();
     let result = async {
-        // Large calls take a slot before their body is read (see `LargeCalls`).
-        let stopping = |_| ApiError::Internal("the service is stopping".into());
+        // Large calls take a slot before their body is received (see `LargeCalls`).
         let mut slot = None;
         if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES) {
-            slot = Some(state.large_calls.slot().await.map_err(stopping)?);
+            slot = Some(state.large_calls.slot().await);
         }
         let body = call.open().await?;
         let today = state.clock.today();
@@ -45,14 +45,14 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
         }
         let slot = match slot {
             Some(slot) => slot,
-            None => state.large_calls.slot().await.map_err(stopping)?,
+            None => state.large_calls.slot().await,
         };
         // Its fetches still run on the worker's runtime (the handle), within the call's span.
         let (advisor, service, span) = (state.advisor.clone(), call.service.clone(), tracing::Span::current());
         let runtime = tokio::runtime::Handle::current();
         let advice = state
             .large_calls
-            .run(&slot, move || span.in_scope(|| runtime.block_on(advisor.advise(&service, &body, language, today))))
+            .run(slot, move || span.in_scope(|| runtime.block_on(advisor.advise(&service, &body, language, today))))
             .await
             .map_err(|_| ApiError::Internal("the call's evaluation stopped".into()))??;
         Ok::<_, ApiError>(advice)
