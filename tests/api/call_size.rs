@@ -126,3 +126,30 @@ async fn a_large_body_gets_the_same_cards_as_the_small_one() {
     let together = futures_util::future::join_all((0..5).map(|_| answer(large.clone()))).await;
     assert!(together.iter().all(|rules| *rules == expected), "{together:?}");
 }
+
+#[tokio::test]
+async fn a_call_that_will_be_refused_does_not_wait_for_the_large_calls_in_progress() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start().await;
+    let address = app.base.trim_start_matches("http://").to_string();
+    // Large calls whose bodies never finish arriving hold every slot (one per core).
+    let mut senders = Vec::new();
+    for _ in 0..std::thread::available_parallelism().map_or(1, |n| n.get()) {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /cds-services/{SELECT} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: 600000\r\n\r\n{{\"hook\":"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        senders.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Over the limit, or for no service of ours: refused at once, not after the slots come back.
+    let started = std::time::Instant::now();
+    let oversized = vec![b' '; 2 * 1024 * 1024];
+    let resp = app.post_json(&format!("/cds-services/{SELECT}"), &oversized, None).await;
+    assert_eq!(resp.status(), 413);
+    let resp = app.post_json("/cds-services/no-such-service", &serde_json::to_vec(&padded(2_500)).unwrap(), None).await;
+    assert_eq!(resp.status(), 404);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "answered after {:?}", started.elapsed());
+    drop(senders);
+}

@@ -33,9 +33,12 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let started = Instant::now();
     let language = call.language();
     let result = async {
-        // Large calls take a slot before their body is received (see `LargeCalls`).
+        // Large calls take a slot before their body is received (see `LargeCalls`); one that
+        // will be refused (an unknown service, a body over the limit) is refused without one.
+        let will_be_evaluated =
+            |n: usize| n <= state.limits.max_body_bytes && state.advisor.knowledge.service(&call.service).is_some();
         let mut slot = None;
-        if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES) {
+        if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES && will_be_evaluated(n)) {
             slot = Some(state.large_calls.slot().await);
         }
         let body = call.open().await?;
