@@ -58,20 +58,17 @@ pub enum StoredMatrix {
 /// SQLite, 32,766, and PostgreSQL, 65,535).
 const MATRIX_ROWS_PER_INSERT: usize = 128;
 
-/// `INSERT … VALUES ($1, $2, $3, $4), …` for `rows` rows, made once per size.
+/// `INSERT … VALUES ($1, $2, $3, $4), …` for `rows` rows (a power of two up to
+/// `MATRIX_ROWS_PER_INSERT`), made once per size.
 fn matrix_insert(rows: usize) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static MADE: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
-    let mut made = MADE.get_or_init(Mutex::default).lock().expect("insert statements");
-    made.entry(rows).or_insert_with(|| {
+    use std::sync::OnceLock;
+    const SIZES: usize = MATRIX_ROWS_PER_INSERT.ilog2() as usize + 1;
+    static MADE: [OnceLock<String>; SIZES] = [const { OnceLock::new() }; SIZES];
+    debug_assert!(rows.is_power_of_two() && rows <= MATRIX_ROWS_PER_INSERT, "{rows} rows");
+    MADE[rows.ilog2() as usize].get_or_init(|| {
         let values: Vec<String> =
             (0..rows).map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4)).collect();
-        // At most eight sizes (1, 2, 4, … 128) are ever made: leaking them is bounded.
-        String::leak(format!(
-            "INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES {}",
-            values.join(", ")
-        ))
+        format!("INSERT INTO matrix_pages (token, created_at, expires_at, body) VALUES {}", values.join(", "))
     })
 }
 

@@ -101,7 +101,7 @@ async fn an_ad_card_links_to_the_patients_matrix_with_privacy_headers() {
     assert_eq!(label, "Decision matrix for this patient");
     let token = url.rsplit('/').next().unwrap();
     assert!(url.starts_with(&app.url("/matrix/")), "{url}");
-    // The time in 12 hex digits, then 32 random bytes in base64url: 43 characters.
+    // The time in 12 hex digits, then 32 random bytes in base64url (43): 55 characters.
     assert_eq!(token.len(), 55, "{url}");
     assert!(token[..12].bytes().all(|b| b.is_ascii_hexdigit()), "{url}");
     assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{url}");
