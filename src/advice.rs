@@ -252,7 +252,8 @@ impl Advisor {
         let mut record = PatientRecord::default();
         for key in fhir::KEYS {
             if let Some(PrefetchValue::Json(json)) = request.prefetch.get(key) {
-                fhir::read_key(key, json, &request.context.patient_id, &mut record, usize::MAX)?;
+                // Every resource is read (no relevance): `classify` shows them all.
+                fhir::read_key(key, json, &request.context.patient_id, &mut record, usize::MAX, None)?;
             }
         }
         record.medications.extend(drafts.medications);

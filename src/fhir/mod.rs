@@ -32,11 +32,13 @@ pub enum DataError {
     Unavailable(String),
 }
 
-/// The record as prefetch gave it, and what is still to be fetched from the FHIR server.
+/// The record as prefetch gave it, and what is still to be fetched from the FHIR server (read
+/// with the same `relevance`).
 #[derive(Debug)]
 pub struct Gathering {
     pub record: PatientRecord,
     fetches: Vec<Fetch>,
+    relevance: Option<Relevance>,
 }
 
 /// Gather the patient's record: prefetch first, then the FHIR server (by `deadline`, the
@@ -62,7 +64,7 @@ pub fn read_prefetch(
 ) -> Result<Gathering, DataError> {
     let patient_id = &request.context.patient_id;
     let has_server = request.fhir_server.is_some();
-    let mut record = PatientRecord { relevance, ..PatientRecord::default() };
+    let mut record = PatientRecord::default();
     // Keys to fetch, with why (for the 412 when there is no server to fetch them from).
     let mut fetches: Vec<Fetch> = Vec::new();
     let mut missing: Vec<(&'static str, String)> = Vec::new();
@@ -91,7 +93,7 @@ pub fn read_prefetch(
                 }
             }
             Some(PrefetchValue::Json(json)) => {
-                let reading = read_key(key, json, patient_id, &mut record, usize::MAX)?;
+                let reading = read_key(key, json, patient_id, &mut record, usize::MAX, relevance.as_ref())?;
                 if let Some(failure) = reading.failure {
                     want(key, format!("prefetch holds an OperationOutcome: {failure}"), &mut fetches)?;
                 } else if let Some(next) = reading.next_page {
@@ -114,7 +116,7 @@ pub fn read_prefetch(
             "the service needs prefetch data it did not receive: {gaps}; the request names no fhirServer to fetch them from"
         )));
     }
-    Ok(Gathering { record, fetches })
+    Ok(Gathering { record, fetches, relevance })
 }
 
 /// Fetch what prefetch lacked, by `deadline`; 412 when even the Patient cannot be had.
@@ -124,9 +126,9 @@ pub async fn complete(
     server: &FhirServerSettings,
     deadline: Instant,
 ) -> Result<PatientRecord, DataError> {
-    let Gathering { mut record, fetches } = gathering;
+    let Gathering { mut record, fetches, relevance } = gathering;
     if !fetches.is_empty() {
-        server::fetch(request, server, fetches, &mut record, deadline).await?;
+        server::fetch(request, server, fetches, &mut record, deadline, relevance.as_ref()).await?;
     }
     let patient_unreadable =
         record.problems.iter().any(|p| matches!(p, RecordProblem::Unreadable { key, .. } if key == "patient"));
@@ -156,5 +158,6 @@ pub async fn fetch_medications(
             query: format!("Medication/{}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
         })
         .collect();
-    server::fetch(request, server, fetches, record, deadline).await
+    // Medications are not glanced at: no relevance to read them with.
+    server::fetch(request, server, fetches, record, deadline, None).await
 }

@@ -34,8 +34,6 @@ pub struct PatientRecord {
     pub problems: Vec<RecordProblem>,
     /// Resources of the patient no rule can use: checked for the patient, counted, not parsed.
     pub not_used: usize,
-    /// Decides from a glance whether a resource is worth its typed parse (none: all are).
-    pub relevance: Option<super::read::Relevance>,
 }
 
 /// What is kept of an Observation after fhir-sdk's typed parse: the elements the rules read.

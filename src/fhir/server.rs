@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use url::Url;
 
 use super::read::{next_link, outcome_message};
-use super::{DataError, PatientRecord, RecordProblem, read_key};
+use super::{DataError, PatientRecord, RecordProblem, Relevance, read_key};
 use crate::protocol::CdsRequest;
 
 /// How the service may use the EHR's FHIR server.
@@ -169,6 +169,7 @@ pub(super) async fn fetch(
     fetches: Vec<Fetch>,
     record: &mut PatientRecord,
     deadline: Instant,
+    relevance: Option<&Relevance>,
 ) -> Result<(), DataError> {
     let base = base_url(request, settings)?;
     let client = client(request, settings, base.clone())?;
@@ -209,7 +210,7 @@ pub(super) async fn fetch(
                     continue;
                 }
             };
-            let reading = read_key(fetched.key, &raw, patient_id, record, *keep)?;
+            let reading = read_key(fetched.key, &raw, patient_id, record, *keep, relevance)?;
             if let Some(failure) = reading.failure {
                 record.problems.push(RecordProblem::CutShort { key: fetched.key.to_string(), reason: failure });
             }

@@ -204,13 +204,15 @@ pub fn outcome_message(json: &str) -> String {
 }
 
 /// Read one key's JSON (a resource or a searchset Bundle, of which the first `max_entries`
-/// entries) into the record.
+/// entries) into the record. `relevance` decides from a glance whether a resource is worth its
+/// typed parse (none: every one is parsed).
 pub fn read_key(
     key: &str,
     json: &RawValue,
     patient_id: &str,
     record: &mut PatientRecord,
     max_entries: usize,
+    relevance: Option<&Relevance>,
 ) -> Result<KeyReading, WrongData> {
     let peek = peek(json.get(), false).ok_or_else(|| {
         WrongData(format!("prefetch `{key}` is not a FHIR resource (a JSON object with resourceType)"))
@@ -228,14 +230,15 @@ pub fn read_key(
                     continue;
                 };
                 let place = || entry.full_url.as_deref().map_or_else(|| format!("entry[{i}]"), str::to_string);
-                if read_resource(key, resource, place, patient_id, record, &mut glancing)? {
+                if read_resource(key, resource, place, patient_id, record, relevance, &mut glancing)? {
                     reading.resources += 1;
                 }
             }
         }
         Some("OperationOutcome") => reading.failure = Some(outcome_message(json.get())),
         Some(_) => {
-            if read_resource(key, json, || key.to_string(), patient_id, record, &mut Glancing::default())? {
+            let glancing = &mut Glancing::default();
+            if read_resource(key, json, || key.to_string(), patient_id, record, relevance, glancing)? {
                 reading.resources += 1;
             }
         }
@@ -305,6 +308,7 @@ fn read_resource(
     place: impl Fn() -> String,
     patient_id: &str,
     record: &mut PatientRecord,
+    relevance: Option<&Relevance>,
     glancing: &mut Glancing,
 ) -> Result<bool, WrongData> {
     let peek = peek(raw.get(), true).ok_or_else(|| {
@@ -326,7 +330,7 @@ fn read_resource(
             allowed_types(key).join(" or ")
         )));
     }
-    let Some(relevance) = record.relevance.clone().filter(|_| glance::GLANCED.contains(&kind)) else {
+    let Some(relevance) = relevance.filter(|_| glance::GLANCED.contains(&kind)) else {
         return typed(kind, raw, key, name, patient_id, record);
     };
     // A resource no rule can use is checked for the patient and counted, and not parsed.

@@ -10,7 +10,7 @@ fn a_malformed_resource_is_named_and_the_rest_kept() {
         {"resource":{"resourceType":"Condition","id":"ok","subject":{"reference":"Patient/p1"},"code":{"text":"x"}}},
         {"resource":{"resourceType":"Condition","id":"bad","subject":{"reference":"Patient/p1"},"recordedDate":"1950-13-45"}}]}"#);
     let mut record = PatientRecord::default();
-    let reading = read_key("conditions", &json, "p1", &mut record, usize::MAX).unwrap();
+    let reading = read_key("conditions", &json, "p1", &mut record, usize::MAX, None).unwrap();
     assert_eq!(reading.resources, 1);
     assert_eq!(record.conditions.len(), 1);
     assert!(matches!(&record.problems[0], RecordProblem::Unreadable { resource, .. } if resource == "Condition/bad"));
@@ -20,9 +20,11 @@ fn a_malformed_resource_is_named_and_the_rest_kept() {
 fn wrong_type_and_other_patient_are_refused() {
     let mut record = PatientRecord::default();
     let obs = raw(r#"{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}"#);
-    assert!(read_key("conditions", &obs, "p1", &mut record, usize::MAX).unwrap_err().0.contains("Observation/o"));
+    assert!(read_key("conditions", &obs, "p1", &mut record, usize::MAX, None).unwrap_err().0.contains("Observation/o"));
     let other = raw(r#"{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p2"}}"#);
-    assert!(read_key("conditions", &other, "p1", &mut record, usize::MAX).unwrap_err().0.contains("another patient"));
+    assert!(
+        read_key("conditions", &other, "p1", &mut record, usize::MAX, None).unwrap_err().0.contains("another patient")
+    );
 }
 
 #[test]
@@ -31,7 +33,7 @@ fn operation_outcome_is_a_failure_with_its_message() {
     let oo = raw(
         r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout","diagnostics":"search took too long"}]}"#,
     );
-    let reading = read_key("observations", &oo, "p1", &mut record, usize::MAX).unwrap();
+    let reading = read_key("observations", &oo, "p1", &mut record, usize::MAX, None).unwrap();
     assert_eq!(reading.failure.as_deref(), Some("error timeout: search took too long"));
 }
 
@@ -78,16 +80,19 @@ fn an_unreadable_resource_of_no_use_is_counted_not_named_wherever_it_stands() {
         entries.push(condition("bad-of-no-use", "other", "p1"));
         entries.push(condition("bad-of-use", "used", "p1"));
         let json = raw(&format!(r#"{{"resourceType":"Bundle","entry":[{}]}}"#, entries.join(",")));
-        let mut record = PatientRecord { relevance: Some(relevance.clone()), ..Default::default() };
-        read_key("conditions", &json, "p1", &mut record, usize::MAX).unwrap();
+        let mut record = PatientRecord::default();
+        read_key("conditions", &json, "p1", &mut record, usize::MAX, Some(&relevance)).unwrap();
         assert_eq!((record.conditions.len(), record.not_used), (filler, 1), "{filler} before");
         let named: Vec<_> = record.problems.iter().map(|p| format!("{p:?}")).collect();
         assert!(named.len() == 1 && named[0].contains("Condition/bad-of-use"), "{filler}: {named:?}");
         // Unreadable, of no use, and about another patient: still refused.
         let other = raw(&format!(r#"{{"resourceType":"Bundle","entry":[{}]}}"#, condition("x", "other", "p2")));
-        let mut record = PatientRecord { relevance: Some(relevance.clone()), ..Default::default() };
+        let mut record = PatientRecord::default();
         assert!(
-            read_key("conditions", &other, "p1", &mut record, usize::MAX).unwrap_err().0.contains("another patient")
+            read_key("conditions", &other, "p1", &mut record, usize::MAX, Some(&relevance))
+                .unwrap_err()
+                .0
+                .contains("another patient")
         );
     }
 }
