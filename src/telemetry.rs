@@ -94,7 +94,9 @@ pub fn init_logging(format: LogFormat, default: &str) {
         },
         Err(_) => (default_filter(), None),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours on a terminal only: a log file or journal would get the escape codes as text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

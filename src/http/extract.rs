@@ -68,7 +68,21 @@ impl CdsCall {
     }
 
     /// Name the caller in the current span, check the service, read the body.
-    pub async fn open(&mut self) -> Result<web::Bytes, ApiError> {
+    pub async fn open(&mut self) -> Result<Vec<u8>, ApiError> {
+        let mut body = Vec::new();
+        // At most 256 KiB up front, so that slow senders announcing large bodies cannot make the
+        // service reserve memory for data that has not come.
+        self.read(&mut body, 256 * 1024).await?;
+        Ok(body)
+    }
+
+    /// As `open`, into a large call's slot buffer (empty, kept from call to call): the whole
+    /// announced size is reserved at once, which the slots bound.
+    pub async fn open_into(&mut self, body: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.read(body, usize::MAX).await
+    }
+
+    async fn read(&mut self, body: &mut Vec<u8>, up_front: usize) -> Result<(), ApiError> {
         // The authenticated EHR (its issuer; no patient data), kept with the request by the gate.
         if let Some(caller) = self.req.extensions().get::<crate::auth::Caller>() {
             tracing::Span::current().record("issuer", field::display(&caller.issuer));
@@ -76,12 +90,18 @@ impl CdsCall {
         if self.state.advisor.knowledge.service(&self.service).is_none() {
             return Err(ApiError::NotFound(format!("no CDS service `{}`; see GET /cds-services", self.service)));
         }
-        json_body(&self.req, &mut self.payload, self.state.limits.max_body_bytes).await
+        json_body(&self.req, &mut self.payload, self.state.limits.max_body_bytes, body, up_front).await
     }
 }
 
-/// Read a JSON body up to the limit; anything else is refused before it is parsed.
-async fn json_body(req: &HttpRequest, payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+/// Read a JSON body up to the limit into `body`; anything else is refused before it is parsed.
+async fn json_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+    body: &mut Vec<u8>,
+    up_front: usize,
+) -> Result<(), ApiError> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
@@ -95,10 +115,9 @@ async fn json_body(req: &HttpRequest, payload: &mut Payload, limit: usize) -> Re
     if length.is_some_and(|l| l > limit) {
         return Err(ApiError::TooLarge { limit });
     }
-    // One buffer of the announced size, so a typical prefetch is not regrown and copied as its
-    // chunks arrive; at most 256 KiB up front, so that slow senders announcing large bodies
-    // cannot make the service reserve memory for data that has not come.
-    let mut body = web::BytesMut::with_capacity(length.unwrap_or(0).min(256 * 1024));
+    // Room for the announced size (up to `up_front`), so that the body is not regrown and copied
+    // as its chunks arrive.
+    body.reserve(length.unwrap_or(0).min(up_front));
     while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *payload).poll_next(cx)).await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
@@ -109,5 +128,5 @@ async fn json_body(req: &HttpRequest, payload: &mut Payload, limit: usize) -> Re
     if body.is_empty() {
         return Err(ApiError::BadRequest("the body is empty; send a CDS Hooks request".into()));
     }
-    Ok(body.freeze())
+    Ok(())
 }

@@ -47,6 +47,7 @@ impl AppState {
         let in_flight = Arc::new(Semaphore::new(limits.max_concurrent_requests));
         let store_for_pages = store.clone();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let large_calls = LargeCalls::start(cores, limits.give_back_memory_above_mib.saturating_mul(1 << 20));
         AppState {
             advisor,
             store,
@@ -54,7 +55,7 @@ impl AppState {
             public_url,
             limits,
             in_flight,
-            large_calls: LargeCalls::start(cores),
+            large_calls,
             clock,
             rules_page,
             matrix: MatrixSettings::default(),

@@ -121,6 +121,18 @@ async fn a_large_body_gets_the_same_cards_as_the_small_one() {
     let expected = answer(small).await;
     assert!(!expected.is_empty());
     assert_eq!(answer(large.clone()).await, expected);
+    // Without Content-Length (chunked): evaluated as a large call once it has all come.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = large.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let resp = app
+        .client
+        .post(app.url(&format!("/cds-services/{SELECT}")))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(rules_of(&resp.json::<Value>().await.unwrap()), expected);
     // Five large calls at once (more than the evaluator threads, one per core, on a machine of up to
     // four cores): they queue for a slot, and each is answered.
     let together = futures_util::future::join_all((0..5).map(|_| answer(large.clone()))).await;

@@ -139,6 +139,7 @@ fn the_shipped_deployment_configuration_is_valid() {
     assert!(s.auth.enabled, "a copied deployment refuses calls until its EHR is configured");
     assert_eq!(s.auth.issuers.len(), 1);
     assert_eq!(s.limits.max_concurrent_requests, 256);
+    assert_eq!(s.limits.give_back_memory_above_mib, 48, "the shipped file keeps the default");
 }
 
 #[tokio::test]

@@ -41,21 +41,29 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
         if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES && will_be_evaluated(n)) {
             slot = Some(state.large_calls.slot().await);
         }
-        let body = call.open().await?;
         let today = state.clock.today();
-        if body.len() <= LARGE_BODY_BYTES {
-            return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
-        }
         let slot = match slot {
-            Some(slot) => slot,
-            None => state.large_calls.slot().await,
+            Some(mut slot) => {
+                call.open_into(&mut slot.body).await?;
+                slot
+            }
+            None => {
+                let body = call.open().await?;
+                if body.len() <= LARGE_BODY_BYTES {
+                    return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
+                }
+                // Large and not announced (chunked): into a slot's buffer too.
+                let mut slot = state.large_calls.slot().await;
+                slot.body.extend_from_slice(&body);
+                slot
+            }
         };
         // Its fetches still run on the worker's runtime (the handle), within the call's span.
         let (advisor, service, span) = (state.advisor.clone(), call.service.clone(), tracing::Span::current());
         let runtime = tokio::runtime::Handle::current();
         let advice = state
             .large_calls
-            .run(slot, move || span.in_scope(|| runtime.block_on(advisor.advise(&service, &body, language, today))))
+            .run(slot, move |body| span.in_scope(|| runtime.block_on(advisor.advise(&service, body, language, today))))
             .await
             .map_err(|_| ApiError::Internal("the call's evaluation stopped".into()))??;
         Ok::<_, ApiError>(advice)
