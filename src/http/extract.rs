@@ -116,8 +116,12 @@ async fn json_body(
         return Err(ApiError::TooLarge { limit });
     }
     // Room for the announced size (up to `up_front`), so that the body is not regrown and copied
-    // as its chunks arrive.
-    body.reserve(length.unwrap_or(0).min(up_front));
+    // as its chunks arrive: exactly that room, in a new buffer when the one given is too small
+    // (it is empty, and growing it would double it and copy what it held before).
+    let room = length.unwrap_or(0).min(up_front);
+    if body.capacity() < room {
+        *body = Vec::with_capacity(room);
+    }
     while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *payload).poll_next(cx)).await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {

@@ -6,8 +6,10 @@
 //! is free or newly made, and every thread that ever held a large call keeps its freed memory
 //! in the allocator's heap: peak memory then grows with the threads, not with the calls. Here
 //! the same few threads hold them all, and the one idle the shortest time takes the next call,
-//! so that calls one at a time reuse one heap. Each slot keeps one body buffer from call to call:
-//! a large body is not regrown as it arrives, and no worker's heap holds bodies it freed.
+//! so that calls one at a time reuse one heap. Each slot keeps one body buffer (up to 1 MiB) from
+//! call to call: an announced large body is not regrown as it arrives, and no worker's heap holds
+//! bodies it freed. (A chunked body, whose size is not announced, is received on the worker's heap
+//! before it is known to be large; its buffer then becomes the slot's.)
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -37,17 +39,24 @@ pub struct LargeCalls {
 /// A slot taken: the call may receive its body into `body`, then be evaluated; held until its
 /// evaluation ends, even when the caller has gone (timed out or disconnected) meanwhile.
 pub struct Slot {
-    /// Empty when taken; its capacity is kept from call to call.
+    /// Empty when taken; its capacity (up to `KEPT_BUFFER_BYTES`) is kept from call to call.
     pub body: Vec<u8>,
     buffers: Arc<Mutex<Vec<Vec<u8>>>>,
     _permit: OwnedSemaphorePermit,
 }
+
+/// The largest buffer a slot keeps after its call (the default body limit): with a raised limit, a
+/// larger body's buffer is freed after its call rather than held for the service's life.
+const KEPT_BUFFER_BYTES: usize = crate::config::DEFAULT_MAX_BODY_BYTES;
 
 impl Drop for Slot {
     /// The buffer goes back before the permit (dropped after this), for the next slot holder.
     fn drop(&mut self) {
         let mut body = std::mem::take(&mut self.body);
         body.clear();
+        if body.capacity() > KEPT_BUFFER_BYTES {
+            body = Vec::new();
+        }
         self.buffers.lock().unwrap_or_else(|e| e.into_inner()).push(body);
     }
 }
@@ -231,6 +240,15 @@ mod tests {
         assert!(next.body.is_empty(), "a slot is handed over without the last call's body");
         assert!(next.body.capacity() >= 300 * 1024, "and with its room: {}", next.body.capacity());
         assert_eq!(next.body.as_ptr() as usize, seen.1, "the same buffer, not a new one");
+    }
+
+    #[tokio::test]
+    async fn a_buffer_over_the_default_body_limit_is_not_kept() {
+        let calls = LargeCalls::start(1, usize::MAX);
+        let mut slot = calls.slot().await;
+        slot.body.extend_from_slice(&vec![b'x'; KEPT_BUFFER_BYTES + 1]);
+        calls.run(slot, |_| ()).await.unwrap();
+        assert_eq!(calls.slot().await.body.capacity(), 0, "freed after its call, not held for the service's life");
     }
 
     #[test]

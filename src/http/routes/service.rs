@@ -52,9 +52,9 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
                 if body.len() <= LARGE_BODY_BYTES {
                     return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
                 }
-                // Large and not announced (chunked): into a slot's buffer too.
+                // Large and not announced (chunked): the received buffer becomes the slot's.
                 let mut slot = state.large_calls.slot().await;
-                slot.body.extend_from_slice(&body);
+                slot.body = body;
                 slot
             }
         };
