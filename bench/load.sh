@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Load test (issues 8 and 16): the release service against a bare actix-web baseline, in one
-# run on this machine, with three order-select requests of one baricitinib order each:
+# Load test (issues 8 and 16): the service as shipped (the `production` profile) against a bare
+# actix-web baseline built the same way, in one run on this machine, with three order-select
+# requests of one baricitinib order each:
 #   bench/small.json    the fixture as it is: 16 resources, 11 KB (what most calls look like)
 #   bench/typical.json  20 conditions, 10 medications, 50 observations, 5 immunizations, 51 KB
 #   bench/heavy.json    500 conditions, 200 medications, 2,000 observations, 100 immunizations, 1.6 MB
@@ -33,6 +34,8 @@ WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-"1 32"}
 REQUESTS=${REQUESTS:-"bench/small.json bench/typical.json bench/heavy.json"}
 WORKERS=${WORKERS:-2}
+# The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
+PROFILE=${PROFILE:-production}
 SERVICE_ID=advanced-therapy-order-select
 
 if ! command -v wrk >/dev/null; then
@@ -53,25 +56,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "building the release service and the baselines ..." >&2
-cargo build --release --quiet --bin advanced-therapy-cds
-cargo build --release --quiet -p atcds-load-baseline
-cp target/release/atcds-load-baseline "$WORK/baseline"
-cargo build --release --quiet -p atcds-load-baseline --features mimalloc
-cp target/release/atcds-load-baseline "$WORK/baseline-mimalloc"
+echo "building the service and the baselines ..." >&2
+cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
+cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline
+cp target/$PROFILE/atcds-load-baseline "$WORK/baseline"
+cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline --features mimalloc
+cp target/$PROFILE/atcds-load-baseline "$WORK/baseline-mimalloc"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Start-up: from exec to the first 200 of /health/ready (knowledge loaded and validated,
 # SQLite created and migrated, listening), 5 starts on a fresh data directory each.
-python3 - "$WORK" <<'PY'
+python3 - "$WORK" "target/$PROFILE/advanced-therapy-cds" <<'PY'
 import http.client, pathlib, socket, statistics, subprocess, sys, time
-work = pathlib.Path(sys.argv[1])
+work, binary = pathlib.Path(sys.argv[1]), sys.argv[2]
 times = []
 for n in range(5):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     started = time.perf_counter()
-    svc = subprocess.Popen(["target/release/advanced-therapy-cds", "serve", "--bind", f"127.0.0.1:{port}",
+    svc = subprocess.Popen([binary, "serve", "--bind", f"127.0.0.1:{port}",
                             "--data-dir", str(work / f"start-{n}")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -94,7 +97,7 @@ PY
 SVC_PORT=$(port)
 BASE_PORT=$(port)
 MI_PORT=$(port)
-target/release/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
+target/$PROFILE/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
   --data-dir "$WORK/data" --as-of 2026-11-28 --max-body-bytes 8388608 >"$WORK/service.log" 2>&1 &
 SVC_PID=$!
 "$WORK/baseline" --serve "$BASE_PORT" --workers "$WORKERS" >"$WORK/baseline.log" 2>&1 &

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peak memory with bodies at the default body limit (issue 16): a 1.0 MB order-select request
 # written like bench/heavy.json (300 conditions, 120 medications, 1,250 observations, 60
-# immunizations: just under the 1 MiB limit), sent by wrk to a fresh release service at each
+# immunizations: just under the 1 MiB limit), sent by wrk to a fresh production-profile service at each
 # connection count, RUNS times each. Prints the service's RSS after start-up, its peak RSS
 # (VmHWM: the binary's code pages included) and the calls answered per second.
 #
@@ -26,7 +26,9 @@ fail() {
   tail -20 "$WORK/service.log" >&2 2>/dev/null || true
   exit 1
 }
-cargo build --release --quiet --bin advanced-therapy-cds
+# The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
+PROFILE=${PROFILE:-production}
+cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
 python3 - "$WORK/body.json" <<'PY'
 import json, sys
 sys.path.insert(0, "bench")
@@ -44,7 +46,7 @@ for C in $CONNECTIONS; do
   for RUN in $(seq "$RUNS"); do
     PORT=$(port)
     rm -rf "$WORK/data"
-    target/release/advanced-therapy-cds serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
+    target/$PROFILE/advanced-therapy-cds serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
       --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
     PID=$!
     READY=

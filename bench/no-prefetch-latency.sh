@@ -16,7 +16,9 @@ HFS=${ATCDS_HFS:-$TOOLS/bin/hfs}
 [ -x "$HFS" ] || { echo "no hfs at $HFS: run 'cargo test fhir_server' once to install it" >&2; exit 1; }
 [ -f "$TOOLS/search-parameters-r4.json" ] || { echo "no $TOOLS/search-parameters-r4.json (cargo test fhir_server fetches it)" >&2; exit 1; }
 
-cargo build --release --quiet
+# The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
+PROFILE=${PROFILE:-production}
+cargo build --profile "$PROFILE" --quiet
 WORK=$(mktemp -d)
 cleanup() { kill "${SVC_PID:-}" "${HFS_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -27,7 +29,7 @@ cp "$TOOLS/search-parameters-r4.json" "$WORK/"
 HFS_UI_ENABLED=false HFS_BASE_URL="http://127.0.0.1:$HFS_PORT" "$HFS" --host 127.0.0.1 --port "$HFS_PORT" \
   --database-url :memory: --data-dir "$WORK" --log-level warn >"$WORK/hfs.log" 2>&1 &
 HFS_PID=$!
-target/release/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --data-dir "$WORK/data" --as-of 2026-11-28 \
+target/$PROFILE/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --data-dir "$WORK/data" --as-of 2026-11-28 \
   >"$WORK/svc.log" 2>&1 &
 SVC_PID=$!
 for _ in $(seq 100); do
