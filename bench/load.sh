@@ -36,6 +36,10 @@ REQUESTS=${REQUESTS:-"bench/small.json bench/typical.json bench/heavy.json"}
 WORKERS=${WORKERS:-2}
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
+case "$PROFILE" in
+  production | release) ;;
+  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
+esac
 SERVICE_ID=advanced-therapy-order-select
 
 if ! command -v wrk >/dev/null; then
@@ -59,9 +63,9 @@ trap cleanup EXIT
 echo "building the service and the baselines ..." >&2
 cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline
-cp target/$PROFILE/atcds-load-baseline "$WORK/baseline"
+cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline"
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline --features mimalloc
-cp target/$PROFILE/atcds-load-baseline "$WORK/baseline-mimalloc"
+cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline-mimalloc"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -97,7 +101,7 @@ PY
 SVC_PORT=$(port)
 BASE_PORT=$(port)
 MI_PORT=$(port)
-target/$PROFILE/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
+"target/$PROFILE/advanced-therapy-cds" serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
   --data-dir "$WORK/data" --as-of 2026-11-28 --max-body-bytes 8388608 >"$WORK/service.log" 2>&1 &
 SVC_PID=$!
 "$WORK/baseline" --serve "$BASE_PORT" --workers "$WORKERS" >"$WORK/baseline.log" 2>&1 &

@@ -28,6 +28,10 @@ fail() {
 }
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
+case "$PROFILE" in
+  production | release) ;;
+  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
+esac
 cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
 python3 - "$WORK/body.json" <<'PY'
 import json, sys
@@ -46,7 +50,7 @@ for C in $CONNECTIONS; do
   for RUN in $(seq "$RUNS"); do
     PORT=$(port)
     rm -rf "$WORK/data"
-    target/$PROFILE/advanced-therapy-cds serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
+    "target/$PROFILE/advanced-therapy-cds" serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
       --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
     PID=$!
     READY=

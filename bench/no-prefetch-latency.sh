@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Median time of one order-select call without prefetch (the service fetches the record from a
 # real FHIR server, helios hfs) next to the same call with full prefetch: 100 calls each,
-# sequential, on 127.0.0.1, release build. Issue 6's measurement.
+# sequential, on 127.0.0.1, the `production` profile (PROFILE=release for a quicker build). Issue 6's measurement.
 #
 #   bench/no-prefetch-latency.sh [fixtures/requests/CASE.json] [N]
 #
@@ -18,6 +18,10 @@ HFS=${ATCDS_HFS:-$TOOLS/bin/hfs}
 
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
+case "$PROFILE" in
+  production | release) ;;
+  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
+esac
 cargo build --profile "$PROFILE" --quiet
 WORK=$(mktemp -d)
 cleanup() { kill "${SVC_PID:-}" "${HFS_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -29,7 +33,7 @@ cp "$TOOLS/search-parameters-r4.json" "$WORK/"
 HFS_UI_ENABLED=false HFS_BASE_URL="http://127.0.0.1:$HFS_PORT" "$HFS" --host 127.0.0.1 --port "$HFS_PORT" \
   --database-url :memory: --data-dir "$WORK" --log-level warn >"$WORK/hfs.log" 2>&1 &
 HFS_PID=$!
-target/$PROFILE/advanced-therapy-cds serve --bind "127.0.0.1:$SVC_PORT" --data-dir "$WORK/data" --as-of 2026-11-28 \
+"target/$PROFILE/advanced-therapy-cds" serve --bind "127.0.0.1:$SVC_PORT" --data-dir "$WORK/data" --as-of 2026-11-28 \
   >"$WORK/svc.log" 2>&1 &
 SVC_PID=$!
 for _ in $(seq 100); do
