@@ -7,6 +7,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_core::Stream;
 use tracing::field;
 
+use super::large_calls::LARGE_BODY_BYTES;
 use super::{ApiError, AppState};
 use crate::vocabulary::Language;
 
@@ -67,22 +68,10 @@ impl CdsCall {
         self.req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
     }
 
-    /// Name the caller in the current span, check the service, read the body.
-    pub async fn open(&mut self) -> Result<Vec<u8>, ApiError> {
-        let mut body = Vec::new();
-        // At most 256 KiB up front, so that slow senders announcing large bodies cannot make the
-        // service reserve memory for data that has not come.
-        self.read(&mut body, 256 * 1024).await?;
-        Ok(body)
-    }
-
-    /// As `open`, into a large call's slot buffer (empty, kept from call to call): the whole
-    /// announced size is reserved at once, which the slots bound.
-    pub async fn open_into(&mut self, body: &mut Vec<u8>) -> Result<(), ApiError> {
-        self.read(body, usize::MAX).await
-    }
-
-    async fn read(&mut self, body: &mut Vec<u8>, up_front: usize) -> Result<(), ApiError> {
+    /// Name the caller in the current span and refuse a call whose body will not be read: an
+    /// unknown service, a body that is not JSON or is announced over the limit. Nothing of the
+    /// body is read, so a large call can be admitted before it waits for a slot.
+    pub fn admit(&self) -> Result<(), ApiError> {
         // The authenticated EHR (its issuer; no patient data), kept with the request by the gate.
         if let Some(caller) = self.req.extensions().get::<crate::auth::Caller>() {
             tracing::Span::current().record("issuer", field::display(&caller.issuer));
@@ -90,47 +79,64 @@ impl CdsCall {
         if self.state.advisor.knowledge.service(&self.service).is_none() {
             return Err(ApiError::NotFound(format!("no CDS service `{}`; see GET /cds-services", self.service)));
         }
-        json_body(&self.req, &mut self.payload, self.state.limits.max_body_bytes, body, up_front).await
-    }
-}
-
-/// Read a JSON body up to the limit into `body`; anything else is refused before it is parsed.
-async fn json_body(
-    req: &HttpRequest,
-    payload: &mut Payload,
-    limit: usize,
-    body: &mut Vec<u8>,
-    up_front: usize,
-) -> Result<(), ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
-        return Err(ApiError::UnsupportedMediaType(if content_type.is_empty() {
-            "send the body as JSON with `Content-Type: application/json`".into()
-        } else {
-            format!("`Content-Type: {content_type}` is not JSON; send application/json")
-        }));
-    }
-    let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if length.is_some_and(|l| l > limit) {
-        return Err(ApiError::TooLarge { limit });
-    }
-    // Room for the announced size (up to `up_front`), so that the body is not regrown and copied
-    // as its chunks arrive: exactly that room, in a new buffer when the one given is too small
-    // (it is empty, and growing it would double it and copy what it held before).
-    let room = length.unwrap_or(0).min(up_front);
-    if body.capacity() < room {
-        *body = Vec::with_capacity(room);
-    }
-    while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *payload).poll_next(cx)).await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
+        let content_type = self.req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
+            return Err(ApiError::UnsupportedMediaType(if content_type.is_empty() {
+                "send the body as JSON with `Content-Type: application/json`".into()
+            } else {
+                format!("`Content-Type: {content_type}` is not JSON; send application/json")
+            }));
+        }
+        let limit = self.state.limits.max_body_bytes;
+        if self.announced_length().is_some_and(|l| l > limit) {
             return Err(ApiError::TooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        Ok(())
     }
-    if body.is_empty() {
-        return Err(ApiError::BadRequest("the body is empty; send a CDS Hooks request".into()));
+
+    /// Admit the call, then read its body.
+    pub async fn open(&mut self) -> Result<Vec<u8>, ApiError> {
+        self.admit()?;
+        self.read().await
     }
-    Ok(())
+
+    /// The body of an admitted call. At most `LARGE_BODY_BYTES` are reserved up front (a larger
+    /// announced body of a service call is read into its slot instead), so that slow senders
+    /// announcing large bodies cannot make the service reserve memory for data that has not come.
+    pub async fn read(&mut self) -> Result<Vec<u8>, ApiError> {
+        let mut body = Vec::new();
+        self.receive(&mut body, LARGE_BODY_BYTES).await?;
+        Ok(body)
+    }
+
+    /// The body of an admitted call, into a large call's slot buffer (empty, kept from call to
+    /// call): the whole announced size is reserved at once, which the slots bound.
+    pub async fn read_into(&mut self, body: &mut Vec<u8>) -> Result<(), ApiError> {
+        self.receive(body, usize::MAX).await
+    }
+
+    /// Receive the body into `body`, up to the limit.
+    async fn receive(&mut self, body: &mut Vec<u8>, up_front: usize) -> Result<(), ApiError> {
+        let limit = self.state.limits.max_body_bytes;
+        // Room for the announced size (up to `up_front`), so that the body is not regrown and
+        // copied as its chunks arrive: exactly that room, in a new buffer when the one given is
+        // too small (it is empty, and growing it would double it and copy what it held before).
+        let room = self.announced_length().unwrap_or(0).min(up_front);
+        if body.capacity() < room {
+            *body = Vec::with_capacity(room);
+        }
+        let payload = &mut self.payload;
+        while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *payload).poll_next(cx)).await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if body.is_empty() {
+            return Err(ApiError::BadRequest("the body is empty; send a CDS Hooks request".into()));
+        }
+        Ok(())
+    }
 }

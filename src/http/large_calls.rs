@@ -16,6 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
+/// Bodies above this size are parsed and evaluated here, off the worker threads (a typical call
+/// is 10–50 KB).
+pub const LARGE_BODY_BYTES: usize = 256 * 1024;
+
 /// What an evaluator does with a call's body.
 type Evaluation = Box<dyn FnOnce(&[u8]) + Send>;
 

@@ -8,14 +8,11 @@ use tracing::{Instrument, field};
 
 use crate::advice::MatrixPage;
 use crate::http::extract::CdsCall;
+use crate::http::large_calls::LARGE_BODY_BYTES;
 use crate::http::{ApiError, AppState};
 use crate::protocol::CdsResponse;
 use crate::storage::now_ms;
 use crate::telemetry;
-
-/// Bodies above this size are parsed and evaluated off the worker threads (a typical call is
-/// 10–50 KB).
-const LARGE_BODY_BYTES: usize = 256 * 1024;
 
 pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // Never patient data in a span: service, hook, hookInstance, counts and time only.
@@ -33,30 +30,23 @@ pub async fn call_service(mut call: CdsCall, state: web::Data<AppState>) -> Resu
     let started = Instant::now();
     let language = call.language();
     let result = async {
-        // Large calls take a slot before their body is received (see `LargeCalls`); one that
-        // will be refused (an unknown service, a body over the limit) is refused without one.
-        let will_be_evaluated =
-            |n: usize| n <= state.limits.max_body_bytes && state.advisor.knowledge.service(&call.service).is_some();
-        let mut slot = None;
-        if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES && will_be_evaluated(n)) {
-            slot = Some(state.large_calls.slot().await);
-        }
+        // A call that will be refused is refused before it could take a slot; a large call
+        // takes one before its body is received (see `LargeCalls`).
+        call.admit()?;
         let today = state.clock.today();
-        let slot = match slot {
-            Some(mut slot) => {
-                call.open_into(&mut slot.body).await?;
-                slot
+        let slot = if call.announced_length().is_some_and(|n| n > LARGE_BODY_BYTES) {
+            let mut slot = state.large_calls.slot().await;
+            call.read_into(&mut slot.body).await?;
+            slot
+        } else {
+            let body = call.read().await?;
+            if body.len() <= LARGE_BODY_BYTES {
+                return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
             }
-            None => {
-                let body = call.open().await?;
-                if body.len() <= LARGE_BODY_BYTES {
-                    return Ok(state.advisor.advise(&call.service, &body, language, today).await?);
-                }
-                // Large and not announced (chunked): the received buffer becomes the slot's.
-                let mut slot = state.large_calls.slot().await;
-                slot.body = body;
-                slot
-            }
+            // Large and not announced (chunked): the received buffer becomes the slot's.
+            let mut slot = state.large_calls.slot().await;
+            slot.body = body;
+            slot
         };
         // Its fetches still run on the worker's runtime (the handle), within the call's span.
         let (advisor, service, span) = (state.advisor.clone(), call.service.clone(), tracing::Span::current());
