@@ -309,7 +309,9 @@ pub fn build(
     let mut against: BTreeSet<DrugId> = BTreeSet::new();
     let mut strongly: BTreeSet<DrugId> = BTreeSet::new();
     let mut scores: std::collections::BTreeMap<DrugId, i32> = std::collections::BTreeMap::new();
-    let mut row_rules: BTreeSet<&str> = BTreeSet::new();
+    // The rules the rows name: their findings are the rows'; the others are "other findings".
+    let row_rules: BTreeSet<&str> =
+        matrix.rows.iter().flat_map(|row| row.rules.iter().map(|(rule, _)| rule.as_str())).collect();
     let mut row_unchecked: BTreeSet<&str> = BTreeSet::new();
     let mut rows = Vec::new();
     for row in &matrix.rows {
@@ -318,7 +320,6 @@ pub fn build(
         for (d, list) in &findings {
             for f in list.iter() {
                 for (rule, reason) in &row.rules {
-                    row_rules.insert(rule);
                     if &f.rule.id != rule {
                         continue;
                     }

@@ -25,7 +25,12 @@ impl<'k> Engine<'k> {
     /// Alternatives are offered only for a drug of an alternative set ordered for the set's
     /// indication: the order names it as its reason, or names no reason and the patient has it
     /// active. No dose goes with a candidate: the ordered dose says nothing about another drug.
-    pub(super) fn alternatives(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Option<Vec<Candidate<'k>>> {
+    pub(super) fn alternatives(
+        &self,
+        facts: &PatientFacts,
+        order: &ReviewedOrder,
+        found: &mut super::PatientFindings,
+    ) -> Option<Vec<Candidate<'k>>> {
         let drug = order.drug()?;
         let set = self.knowledge.alternative_set_of(drug)?;
         if !for_indication(facts, order, set.indication) {
@@ -42,7 +47,7 @@ impl<'k> Engine<'k> {
                 if prescribed {
                     return Candidate { drug: d.id, standing: Standing::AlreadyPrescribed, findings: Vec::new() };
                 }
-                let findings = self.findings(facts, &as_if_ordered(order, d.id));
+                let findings = self.findings_with(facts, &as_if_ordered(order, d.id), found);
                 let against: Vec<&'k Rule> =
                     findings.iter().filter(|f| set.withhold_on.contains(&f.recommendation)).map(|f| f.rule).collect();
                 let gaps: Vec<&'k Reason> = findings

@@ -10,7 +10,7 @@ pub use alternatives::as_if_ordered;
 pub use finding::*;
 
 use crate::facts::{OrderSubject, PatientFacts, ReviewedOrder};
-use crate::knowledge::{Knowledge, Rule, RuleTarget};
+use crate::knowledge::{Knowledge, Reason, Rule, RuleTarget};
 use crate::language::eval::Evaluation;
 use crate::vocabulary::Jurisdiction;
 
@@ -30,13 +30,27 @@ impl<'k> Engine<'k> {
     }
 
     pub fn review(&self, facts: &PatientFacts, order: &ReviewedOrder) -> OrderReview<'k> {
-        let findings = self.findings(facts, order);
-        let alternatives = self.alternatives(facts, order);
+        // The order and each alternative are reviewed on the same facts: what a reason finds
+        // without reading the order is found once.
+        let mut found = PatientFindings::default();
+        let findings = self.findings_with(facts, order, &mut found);
+        let alternatives = self.alternatives(facts, order, &mut found);
         OrderReview { findings, alternatives }
     }
 
     /// Every rule that fires for the order, in catalogue order.
     pub fn findings(&self, facts: &PatientFacts, order: &ReviewedOrder) -> Vec<Finding<'k>> {
+        self.findings_with(facts, order, &mut PatientFindings::default())
+    }
+
+    /// `findings`, taking what reasons that do not read the order found from `found` (filled
+    /// for these `facts` only).
+    fn findings_with(
+        &self,
+        facts: &PatientFacts,
+        order: &ReviewedOrder,
+        found: &mut PatientFindings,
+    ) -> Vec<Finding<'k>> {
         let ctx = Evaluation { knowledge: self.knowledge, facts, order };
         let mut findings = Vec::new();
         for rule in &self.knowledge.rules {
@@ -54,7 +68,12 @@ impl<'k> Engine<'k> {
                 if !for_drug || (reason.start_only && !order.new_start) || !reason.runs_in(self.jurisdiction) {
                     continue;
                 }
-                if let Some(evidence) = ctx.eval(&reason.when) {
+                let evidence = if reason.reads_order {
+                    ctx.eval(&reason.when)
+                } else {
+                    found.get_or_eval(reason, || ctx.eval(&reason.when))
+                };
+                if let Some(evidence) = evidence {
                     reasons.push(FoundReason { reason, evidence });
                 }
             }
@@ -65,6 +84,20 @@ impl<'k> Engine<'k> {
             }
         }
         findings
+    }
+}
+
+/// What each reason that does not read the order found for one patient's facts (`None`: it
+/// does not hold), by `Reason::index`. Lives for one review.
+#[derive(Default)]
+struct PatientFindings(Vec<Option<Option<Vec<Evidence>>>>);
+
+impl PatientFindings {
+    fn get_or_eval(&mut self, reason: &Reason, eval: impl FnOnce() -> Option<Vec<Evidence>>) -> Option<Vec<Evidence>> {
+        if self.0.len() <= reason.index {
+            self.0.resize(reason.index + 1, None);
+        }
+        self.0[reason.index].get_or_insert_with(eval).clone()
     }
 }
 

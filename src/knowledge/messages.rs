@@ -106,12 +106,32 @@ impl Messages {
     }
 
     /// The message with its `{placeholders}` filled in.
+    /// In one pass: a value is never read as a template (record text with braces stays as it
+    /// is), and no search is set up per placeholder (issue 16: cards and the matrix page fill
+    /// several messages per call).
     pub fn fill(&self, key: &str, language: Language, values: &[(&str, &str)]) -> String {
-        let mut text = self.get(key, language).to_string();
-        for (name, value) in values {
-            text = text.replace(&format!("{{{name}}}"), value);
+        let template = self.get(key, language);
+        let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let value = after
+                .find('}')
+                .and_then(|close| values.iter().find(|(name, _)| *name == &after[..close]).map(|(_, v)| (*v, close)));
+            match value {
+                Some((value, close)) => {
+                    out.push_str(value);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
         }
-        text
+        out.push_str(rest);
+        out
     }
 }
 
@@ -136,5 +156,16 @@ mod tests {
     fn placeholders_are_the_names_in_braces() {
         assert_eq!(placeholders("{drug}: {reasons} and {drug}"), vec!["drug", "reasons"]);
         assert!(placeholders("no {} braces {not a name}").is_empty());
+    }
+
+    #[test]
+    fn fill_puts_each_value_in_once_and_leaves_other_braces() {
+        let m = Messages {
+            source: String::new(),
+            texts: [("t".to_string(), Localized { en: "{a} and {b}, {{a}} {c} {".into(), nl: "{b}".into() })].into(),
+        };
+        // A value holding a placeholder's name (record text) is not read as a template.
+        assert_eq!(m.fill("t", Language::En, &[("a", "{b}"), ("b", "2")]), "{b} and 2, {{b}} {c} {");
+        assert_eq!(m.fill("t", Language::Nl, &[("b", "x")]), "x");
     }
 }

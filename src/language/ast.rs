@@ -110,3 +110,38 @@ pub enum Criterion {
     PreviouslyOnDose { mg: f64, per_day: f64 },
     DaysOnDose { mg: f64, per_day: f64, after: Option<(f64, f64)>, within_months: u32, more_than: u32 },
 }
+
+impl Criterion {
+    /// Whether what it finds depends on the order under review, not on the patient's facts
+    /// alone. One that does not finds the same for every drug a call reviews (the order and
+    /// each alternative), so the engine evaluates it once per patient.
+    pub fn reads_order(&self) -> bool {
+        let followed = |c: &Option<Box<Criterion>>| c.as_ref().is_some_and(|c| c.reads_order());
+        match self {
+            Criterion::All(list) | Criterion::Any(list) => list.iter().any(Criterion::reads_order),
+            Criterion::Not(inner) => inner.reads_order(),
+            Criterion::Age { .. }
+            | Criterion::Sex(_)
+            | Criterion::AgeUnknown
+            | Criterion::RecordProblems
+            | Criterion::UnclassifiedConditions
+            | Criterion::UnidentifiedMedications
+            | Criterion::Immunization(_) => false,
+            Criterion::Condition(q) => followed(&q.unless_followed_by),
+            Criterion::Observation(q) => followed(&q.unless_followed_by),
+            // Leave out the order itself and the drug ordered.
+            Criterion::Medication(_) | Criterion::PlannedImmunization(_) => true,
+            Criterion::OrderUnreadable
+            | Criterion::NewStart
+            | Criterion::Indication(_)
+            | Criterion::Dose { .. }
+            | Criterion::DoseUnreadable
+            | Criterion::DoseMissing
+            | Criterion::DoseRead
+            | Criterion::OrderedDrug(_)
+            | Criterion::WeeksOnDrug { .. }
+            | Criterion::PreviouslyOnDose { .. }
+            | Criterion::DaysOnDose { .. } => true,
+        }
+    }
+}

@@ -189,6 +189,8 @@ pub(crate) fn compile(
             reasons.push(Reason {
                 unverified: reason.unverified,
                 id: reason.id.clone(),
+                reads_order: when.reads_order(),
+                index: 0,
                 when,
                 source: reason.source.clone(),
                 label,
@@ -234,6 +236,9 @@ pub(crate) fn compile(
     // Catalogue order keeps card order and review pages stable.
     let order: Vec<&String> = catalogue.rules.keys().collect();
     rules.sort_by_key(|r| order.iter().position(|k| **k == r.id));
+    for (index, reason) in rules.iter_mut().flat_map(|r| &mut r.reasons).enumerate() {
+        reason.index = index;
+    }
     let not_implemented = catalogue.rules.keys().filter(|k| !seen_rules.contains_key(*k)).cloned().collect::<Vec<_>>();
 
     Rules { rules, definitions: compiled_definitions, observation_sets, not_implemented }
