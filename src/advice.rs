@@ -251,9 +251,16 @@ impl Advisor {
         let drafts = fhir::read_draft_orders(request.context.draft_orders, self.max_draft_orders)?;
         let mut record = PatientRecord::default();
         for key in fhir::KEYS {
-            if let Some(PrefetchValue::Json(json)) = request.prefetch.get(key) {
-                // Every resource is read (no relevance): `classify` shows them all.
-                fhir::read_key(key, json, &request.context.patient_id, &mut record, usize::MAX, None)?;
+            // Every resource is read (no relevance): `classify` shows them all.
+            let patient_id = &request.context.patient_id;
+            match request.prefetch.get(key) {
+                Some(PrefetchValue::Json(json)) => {
+                    fhir::read_key(key, json, patient_id, &mut record, usize::MAX, None)?;
+                }
+                Some(PrefetchValue::Bundle(bundle)) => {
+                    fhir::read_bundle(key, bundle, patient_id, &mut record, usize::MAX, None)?;
+                }
+                Some(PrefetchValue::Null) | None => {}
             }
         }
         record.medications.extend(drafts.medications);

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 pub use read::{
     DraftOrdersRefused, Glance, GlanceCoding, GlanceConcept, Relevance, WrongData, allowed_types, next_link,
-    outcome_message, read_draft_orders, read_key,
+    outcome_message, read_bundle, read_draft_orders, read_key,
 };
 pub use record::{DraftContent, DraftOrder, DraftOrders, KeptObservation, PatientRecord, RecordProblem};
 use server::{Fetch, expand};
@@ -80,33 +80,39 @@ pub fn read_prefetch(
         Ok(())
     };
     for key in KEYS {
-        match request.prefetch.get(key) {
-            None => want(key, "not in prefetch".into(), &mut fetches)?,
+        let reading = match request.prefetch.get(key) {
+            None => {
+                want(key, "not in prefetch".into(), &mut fetches)?;
+                continue;
+            }
             // `null` is the client's "no data"; only the Patient cannot be absent. With a FHIR
             // server to ask, the key is fetched all the same.
-            Some(PrefetchValue::Null) if key == "patient" => {
-                want(key, "prefetch says null (no Patient)".into(), &mut fetches)?
-            }
             Some(PrefetchValue::Null) => {
-                if has_server {
+                if key == "patient" {
+                    want(key, "prefetch says null (no Patient)".into(), &mut fetches)?;
+                } else if has_server {
                     want(key, "prefetch says null".into(), &mut fetches)?;
                 }
+                continue;
             }
             Some(PrefetchValue::Json(json)) => {
-                let reading = read_key(key, json, patient_id, &mut record, usize::MAX, relevance.as_ref())?;
-                if let Some(failure) = reading.failure {
-                    want(key, format!("prefetch holds an OperationOutcome: {failure}"), &mut fetches)?;
-                } else if let Some(next) = reading.next_page {
-                    if has_server {
-                        // The rest of a search the EHR sent only the first page of.
-                        fetches.push(Fetch { key, query: next });
-                    } else {
-                        record.problems.push(RecordProblem::CutShort {
-                            key: key.to_string(),
-                            reason: "the EHR sent only the first page of the search".into(),
-                        });
-                    }
-                }
+                read_key(key, json, patient_id, &mut record, usize::MAX, relevance.as_ref())?
+            }
+            Some(PrefetchValue::Bundle(bundle)) => {
+                read_bundle(key, bundle, patient_id, &mut record, usize::MAX, relevance.as_ref())?
+            }
+        };
+        if let Some(failure) = reading.failure {
+            want(key, format!("prefetch holds an OperationOutcome: {failure}"), &mut fetches)?;
+        } else if let Some(next) = reading.next_page {
+            if has_server {
+                // The rest of a search the EHR sent only the first page of.
+                fetches.push(Fetch { key, query: next });
+            } else {
+                record.problems.push(RecordProblem::CutShort {
+                    key: key.to_string(),
+                    reason: "the EHR sent only the first page of the search".into(),
+                });
             }
         }
     }

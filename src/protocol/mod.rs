@@ -5,5 +5,7 @@ pub mod request;
 pub mod response;
 
 pub use feedback::{Feedback, Outcome, parse_feedback};
-pub use request::{CdsRequest, FhirAuthorization, OrderContext, PrefetchValue, RequestError};
+pub use request::{
+    BundleEntry, BundleLink, CdsRequest, FhirAuthorization, OrderContext, PrefetchValue, RequestError, SplitBundle,
+};
 pub use response::*;

@@ -1,10 +1,13 @@
 //! The CDS Hooks 2.0 service request (`POST /cds-services/{id}`) for `order-select` and
 //! `order-sign`, read without copying: FHIR payloads stay raw JSON slices of the body until
-//! the FHIR layer parses them resource by resource.
+//! the FHIR layer parses them resource by resource. A prefetched Bundle is split into its
+//! entries in the same pass over the body (`SplitBundle`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Why a request cannot be answered; each message says what to fix.
@@ -43,17 +46,158 @@ impl std::fmt::Debug for FhirAuthorization {
     }
 }
 
+/// The request as sent; `P` is how the prefetch object is read (`Split` first, `Raw` when that
+/// cannot be used).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireRequest<'a> {
+struct WireRequest<'a, P> {
     hook: Option<String>,
     hook_instance: Option<String>,
     fhir_server: Option<String>,
     fhir_authorization: Option<FhirAuthorization>,
     #[serde(borrow)]
     context: Option<&'a RawValue>,
+    prefetch: Option<P>,
+}
+
+impl<'a, P> WireRequest<'a, P> {
+    /// The same request with its prefetch read into values (`None`: it cannot be, see `Split`).
+    fn read_prefetch(
+        self,
+        read: impl FnOnce(P) -> Option<HashMap<String, PrefetchValue<'a>>>,
+    ) -> Option<WireRequest<'a, HashMap<String, PrefetchValue<'a>>>> {
+        let prefetch = match self.prefetch {
+            None => None,
+            Some(p) => Some(read(p)?),
+        };
+        Some(WireRequest {
+            hook: self.hook,
+            hook_instance: self.hook_instance,
+            fhir_server: self.fhir_server,
+            fhir_authorization: self.fhir_authorization,
+            context: self.context,
+            prefetch,
+        })
+    }
+}
+
+/// The prefetch object with every value kept as raw JSON.
+type Raw<'a> = HashMap<String, Option<&'a RawValue>>;
+
+/// The prefetch object read in the same pass as the envelope: each Bundle split into its
+/// entries, the Patient kept raw. A value that is neither (a single resource under a list key,
+/// an OperationOutcome, a Bundle whose `resourceType` is not its first member) is `None`
+/// here, and the request is then read again the plain way (`Raw`).
+struct Split<'a>(HashMap<String, Option<Option<PrefetchValue<'a>>>>);
+
+impl<'de> Deserialize<'de> for Split<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = Split<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the prefetch object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Split<'de>, A::Error> {
+                let mut out = HashMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = if key == "patient" {
+                        Some(map.next_value::<Option<&'de RawValue>>()?.map(PrefetchValue::Json))
+                    } else {
+                        match map.next_value::<Option<BundleOrOther>>()? {
+                            None => Some(None),
+                            Some(BundleOrOther(Some(bundle))) => Some(Some(PrefetchValue::Bundle(bundle))),
+                            Some(BundleOrOther(None)) => None,
+                        }
+                    };
+                    if out.insert(key, value).is_some() {
+                        return Err(serde::de::Error::custom("a prefetch key is given twice"));
+                    }
+                }
+                Ok(Split(out))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// A JSON object whose first member says it is a Bundle, split into its entries; `None` for
+/// any other object (read through to its end).
+struct BundleOrOther<'a>(Option<SplitBundle<'a>>);
+
+impl<'de> Deserialize<'de> for BundleOrOther<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = BundleOrOther<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a FHIR resource")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BundleOrOther<'de>, A::Error> {
+                let bundle = match map.next_key::<Cow<'de, str>>()? {
+                    Some(first) if first == "resourceType" => map.next_value::<Cow<'de, str>>()? == "Bundle",
+                    Some(_) => {
+                        map.next_value::<IgnoredAny>()?;
+                        false
+                    }
+                    None => false,
+                };
+                if !bundle {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    return Ok(BundleOrOther(None));
+                }
+                let (mut entry, mut link) = (None, None);
+                while let Some(member) = map.next_key::<Cow<'de, str>>()? {
+                    // A member given twice is refused as the plain read refuses it.
+                    match &*member {
+                        "entry" if entry.is_none() => entry = Some(map.next_value()?),
+                        "link" if link.is_none() => link = Some(map.next_value()?),
+                        "entry" | "link" => return Err(serde::de::Error::duplicate_field("entry or link")),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(BundleOrOther(Some(SplitBundle {
+                    entry: entry.unwrap_or_default(),
+                    link: link.unwrap_or_default(),
+                })))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+/// A FHIR Bundle with its entries as raw JSON: under a prefetch key, in `draftOrders`, or a
+/// search page from the FHIR server.
+#[derive(Debug, Default, Deserialize)]
+pub struct SplitBundle<'a> {
     #[serde(borrow, default)]
-    prefetch: Option<HashMap<String, Option<&'a RawValue>>>,
+    pub entry: Vec<BundleEntry<'a>>,
+    #[serde(default)]
+    pub link: Vec<BundleLink>,
+}
+
+impl SplitBundle<'_> {
+    /// The search has more pages (`link` `next`).
+    pub fn next_page(&self) -> Option<&str> {
+        self.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.as_deref())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BundleEntry<'a> {
+    #[serde(borrow)]
+    pub resource: Option<&'a RawValue>,
+    /// Borrowed: read for every entry, needed only in messages.
+    #[serde(rename = "fullUrl", borrow)]
+    pub full_url: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BundleLink {
+    pub relation: Option<String>,
+    pub url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,11 +212,13 @@ struct WireContext<'a> {
 }
 
 /// What the client sent under one prefetch key.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub enum PrefetchValue<'a> {
     /// `null`: the client had no data for this query.
     Null,
     Json(&'a RawValue),
+    /// A Bundle, split into its entries while the request was read.
+    Bundle(SplitBundle<'a>),
 }
 
 /// `context` of `order-select` / `order-sign`.
@@ -102,7 +248,29 @@ pub struct CdsRequest<'a> {
 impl<'a> CdsRequest<'a> {
     /// Parse and check a request body for `expected_hook`.
     pub fn parse(body: &'a [u8], expected_hook: &str) -> Result<CdsRequest<'a>, RequestError> {
-        let wire: WireRequest<'a> = serde_json::from_slice(body).map_err(json_error)?;
+        // Checked as UTF-8 once, in one fast pass: read from a `str`, serde_json then checks no
+        // string or raw value again (the envelope scan was a tenth of a small call, issue 16).
+        let body = std::str::from_utf8(body).map_err(|e| {
+            RequestError::MalformedJson(format!("the body is not UTF-8: invalid byte at offset {}", e.valid_up_to()))
+        })?;
+        // The Bundles are split in the same pass; where that cannot be (see `Split`), or the
+        // request is wrong anywhere, it is read again the plain way, whose errors are the answer.
+        let split = serde_json::from_str::<WireRequest<'a, Split<'a>>>(body).ok().and_then(|w| {
+            w.read_prefetch(|Split(map)| {
+                map.into_iter().map(|(k, v)| Some((k, v?.unwrap_or(PrefetchValue::Null)))).collect()
+            })
+        });
+        let wire = match split {
+            Some(wire) => wire,
+            None => serde_json::from_str::<WireRequest<'a, Raw<'a>>>(body)
+                .map_err(json_error)?
+                .read_prefetch(|map| {
+                    Some(
+                        map.into_iter().map(|(k, v)| (k, v.map_or(PrefetchValue::Null, PrefetchValue::Json))).collect(),
+                    )
+                })
+                .expect("raw prefetch values are always read"),
+        };
         let hook = wire.hook.filter(|h| !h.is_empty()).ok_or(RequestError::Missing("hook"))?;
         if hook != expected_hook {
             return Err(RequestError::Invalid(format!(
@@ -143,12 +311,7 @@ impl<'a> CdsRequest<'a> {
                 Some(_) => {}
             }
         }
-        let prefetch = wire
-            .prefetch
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.map(PrefetchValue::Json).unwrap_or(PrefetchValue::Null)))
-            .collect();
+        let prefetch = wire.prefetch.unwrap_or_default();
         Ok(CdsRequest {
             hook,
             hook_instance,
@@ -193,6 +356,53 @@ mod tests {
         let r = CdsRequest::parse(MIN.as_bytes(), "order-sign").unwrap();
         assert!(matches!(r.prefetch.get("patient"), Some(PrefetchValue::Null)));
         assert!(!r.prefetch.contains_key("conditions"));
+    }
+
+    fn with_prefetch(key: &str, value: &str) -> String {
+        MIN.replace(r#""prefetch":{"patient":null}"#, &format!(r#""prefetch":{{"patient":null,"{key}":{value}}}"#))
+    }
+
+    #[test]
+    fn a_bundle_is_split_into_its_entries_in_the_same_pass() {
+        let body = with_prefetch(
+            "conditions",
+            r#"{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"http://x/2"}],
+                "entry":[{"fullUrl":"urn:a","resource":{"resourceType":"Condition","id":"c1"}},{"search":{}}]}"#,
+        );
+        let r = CdsRequest::parse(body.as_bytes(), "order-sign").unwrap();
+        let Some(PrefetchValue::Bundle(bundle)) = r.prefetch.get("conditions") else {
+            panic!("not split: {:?}", r.prefetch.get("conditions"))
+        };
+        assert_eq!(bundle.entry.len(), 2);
+        assert_eq!(bundle.entry[0].resource.unwrap().get(), r#"{"resourceType":"Condition","id":"c1"}"#);
+        assert_eq!(bundle.entry[0].full_url.as_deref(), Some("urn:a"));
+        assert!(bundle.entry[1].resource.is_none());
+        assert_eq!(bundle.next_page(), Some("http://x/2"));
+        assert!(matches!(r.prefetch.get("patient"), Some(PrefetchValue::Null)));
+    }
+
+    #[test]
+    fn what_cannot_be_split_is_kept_raw_for_the_fhir_layer_to_judge() {
+        for value in [
+            // resourceType not first, a single resource, an OperationOutcome, no object at all,
+            // `entry` given twice, `entry` not a list: read as before, by the FHIR layer.
+            r#"{"type":"searchset","resourceType":"Bundle","entry":[]}"#,
+            r#"{"resourceType":"Condition","id":"c1"}"#,
+            r#"{"resourceType":"OperationOutcome","issue":[]}"#,
+            r#""a string""#,
+            r#"{"resourceType":"Bundle","entry":[],"entry":[]}"#,
+            r#"{"resourceType":"Bundle","entry":{"resource":{}}}"#,
+        ] {
+            let body = with_prefetch("conditions", value);
+            let r = CdsRequest::parse(body.as_bytes(), "order-sign").unwrap();
+            let Some(PrefetchValue::Json(raw)) = r.prefetch.get("conditions") else {
+                panic!("{value}: {:?}", r.prefetch.get("conditions"))
+            };
+            assert_eq!(raw.get(), value);
+        }
+        // Malformed JSON is refused as malformed, whichever read met it first.
+        let body = with_prefetch("conditions", r#"{"resourceType":"Bundle","entry":[}"#);
+        assert!(matches!(CdsRequest::parse(body.as_bytes(), "order-sign"), Err(RequestError::MalformedJson(_))));
     }
 
     #[test]

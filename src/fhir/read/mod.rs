@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
+use crate::protocol::SplitBundle;
 
 mod glance;
 pub use glance::{Glance, GlanceCoding, GlanceConcept, Relevance};
@@ -118,29 +119,6 @@ fn peek(json: &str, want_id: bool) -> Option<Peek<'_>> {
 }
 
 #[derive(Deserialize)]
-struct WireBundle<'a> {
-    #[serde(borrow, default)]
-    entry: Vec<WireEntry<'a>>,
-    #[serde(default)]
-    link: Vec<WireLink>,
-}
-
-#[derive(Deserialize)]
-struct WireEntry<'a> {
-    #[serde(borrow)]
-    resource: Option<&'a RawValue>,
-    /// Borrowed: read for every entry, needed only in messages.
-    #[serde(rename = "fullUrl", borrow)]
-    full_url: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct WireLink {
-    relation: Option<String>,
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct WireOutcome {
     #[serde(default)]
     issue: Vec<WireIssue>,
@@ -161,11 +139,8 @@ struct WireText {
 
 /// A search page's `next` link and how many entries it holds (a read counts as one).
 pub fn next_link(json: &str) -> (Option<String>, usize) {
-    match serde_json::from_str::<WireBundle>(json) {
-        Ok(bundle) => (
-            bundle.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.clone()),
-            bundle.entry.len(),
-        ),
+    match serde_json::from_str::<SplitBundle>(json) {
+        Ok(bundle) => (bundle.next_page().map(str::to_string), bundle.entry.len()),
         Err(_) => (None, 1),
     }
 }
@@ -220,20 +195,9 @@ pub fn read_key(
     let mut reading = KeyReading::default();
     match peek.resource_type.as_deref() {
         Some("Bundle") => {
-            let bundle: WireBundle = serde_json::from_str(json.get())
+            let bundle: SplitBundle = serde_json::from_str(json.get())
                 .map_err(|e| WrongData(format!("prefetch `{key}`: the Bundle cannot be read: {e}")))?;
-            reading.next_page =
-                bundle.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.clone());
-            let mut glancing = Glancing::for_bundle(bundle.entry.len());
-            for (i, entry) in bundle.entry.iter().enumerate().take(max_entries) {
-                let Some(resource) = entry.resource else {
-                    continue;
-                };
-                let place = || entry.full_url.as_deref().map_or_else(|| format!("entry[{i}]"), str::to_string);
-                if read_resource(key, resource, place, patient_id, record, relevance, &mut glancing)? {
-                    reading.resources += 1;
-                }
-            }
+            return read_bundle(key, &bundle, patient_id, record, max_entries, relevance);
         }
         Some("OperationOutcome") => reading.failure = Some(outcome_message(json.get())),
         Some(_) => {
@@ -243,6 +207,29 @@ pub fn read_key(
             }
         }
         None => return Err(WrongData(format!("prefetch `{key}` has no resourceType"))),
+    }
+    Ok(reading)
+}
+
+/// Read the entries of one key's Bundle (already split, the first `max_entries`) into the record.
+pub fn read_bundle(
+    key: &str,
+    bundle: &SplitBundle<'_>,
+    patient_id: &str,
+    record: &mut PatientRecord,
+    max_entries: usize,
+    relevance: Option<&Relevance>,
+) -> Result<KeyReading, WrongData> {
+    let mut reading = KeyReading { next_page: bundle.next_page().map(str::to_string), ..KeyReading::default() };
+    let mut glancing = Glancing::for_bundle(bundle.entry.len());
+    for (i, entry) in bundle.entry.iter().enumerate().take(max_entries) {
+        let Some(resource) = entry.resource else {
+            continue;
+        };
+        let place = || entry.full_url.as_deref().map_or_else(|| format!("entry[{i}]"), str::to_string);
+        if read_resource(key, resource, place, patient_id, record, relevance, &mut glancing)? {
+            reading.resources += 1;
+        }
     }
     Ok(reading)
 }
@@ -514,7 +501,7 @@ pub fn read_draft_orders(raw: &RawValue, max_orders: usize) -> Result<DraftOrder
     if bundle_peek.resource_type.as_deref() != Some("Bundle") {
         return Err(WrongData("`context.draftOrders` must be a FHIR Bundle".into()).into());
     }
-    let bundle: WireBundle =
+    let bundle: SplitBundle =
         serde_json::from_str(raw.get()).map_err(|e| WrongData(format!("`context.draftOrders` cannot be read: {e}")))?;
     let mut drafts = DraftOrders::default();
     // Each order reference seen, with its entry and raw JSON: a repeat is compared, not re-read.
