@@ -250,9 +250,9 @@ impl Advisor {
         let request = CdsRequest::parse(body, &hook)?;
         let drafts = fhir::read_draft_orders(request.context.draft_orders, self.max_draft_orders)?;
         let mut record = PatientRecord::default();
+        let patient_id = &request.context.patient_id;
         for key in fhir::KEYS {
             // Every resource is read (no relevance): `classify` shows them all.
-            let patient_id = &request.context.patient_id;
             match request.prefetch.get(key) {
                 Some(PrefetchValue::Json(json)) => {
                     fhir::read_key(key, json, patient_id, &mut record, usize::MAX, None)?;

@@ -100,11 +100,11 @@ pub fn medication_concept<'a>(
         (Some(system), Some(code)) => knowledge.codes.code_outranks_text(system, code),
         _ => false,
     });
-    // A code that outranks the text and names the drug leaves the words nothing to add: they
-    // are not read (a third of this function's time, issue 16).
+    // With a code that outranks the text and a drug named by a code, the words have nothing to
+    // add: they are not read (a third of this function's time, issue 16).
+    let texts = text.into_iter().chain(codings.filter_map(|c| c.display));
     let decided = coded && drug.is_some();
-    let texts = text.into_iter().chain(codings.filter_map(|c| c.display)).filter(|_| !decided);
-    for t in texts {
+    for t in texts.take_while(|_| !decided) {
         let by_text = knowledge.codes.classify_text(t);
         if !coded {
             concept.class.value_sets.union(&by_text.value_sets);

@@ -192,10 +192,10 @@ pub struct Reason {
     pub id: String,
     pub when: Criterion,
     /// `when.reads_order()`, worked out once when the knowledge is compiled.
-    pub reads_order: bool,
+    pub(crate) reads_order: bool,
     /// Its place among all the knowledge's reasons (0, 1, …, in catalogue order): what a call
     /// keeps per reason is kept in a table, not looked up by name.
-    pub index: usize,
+    pub(crate) index: usize,
     pub source: String,
     pub label: Localized,
     pub recommendation: Recommendation,

@@ -113,8 +113,8 @@ pub enum Criterion {
 
 impl Criterion {
     /// Whether what it finds depends on the order under review, not on the patient's facts
-    /// alone. One that does not finds the same for every drug a call reviews (the order and
-    /// each alternative), so the engine evaluates it once per patient.
+    /// alone. One that does not finds the same for the order and each alternative reviewed
+    /// with it, so the engine evaluates it once per review.
     pub fn reads_order(&self) -> bool {
         let followed = |c: &Option<Box<Criterion>>| c.as_ref().is_some_and(|c| c.reads_order());
         match self {

@@ -5,7 +5,5 @@ pub mod request;
 pub mod response;
 
 pub use feedback::{Feedback, Outcome, parse_feedback};
-pub use request::{
-    BundleEntry, BundleLink, CdsRequest, FhirAuthorization, OrderContext, PrefetchValue, RequestError, SplitBundle,
-};
+pub use request::{CdsRequest, FhirAuthorization, OrderContext, PrefetchValue, RequestError, SplitBundle};
 pub use response::*;

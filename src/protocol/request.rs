@@ -61,23 +61,19 @@ struct WireRequest<'a, P> {
 }
 
 impl<'a, P> WireRequest<'a, P> {
-    /// The same request with its prefetch read into values (`None`: it cannot be, see `Split`).
-    fn read_prefetch(
+    /// The same request with its prefetch object turned into values.
+    fn map_prefetch(
         self,
-        read: impl FnOnce(P) -> Option<HashMap<String, PrefetchValue<'a>>>,
-    ) -> Option<WireRequest<'a, HashMap<String, PrefetchValue<'a>>>> {
-        let prefetch = match self.prefetch {
-            None => None,
-            Some(p) => Some(read(p)?),
-        };
-        Some(WireRequest {
+        values: impl FnOnce(P) -> HashMap<String, PrefetchValue<'a>>,
+    ) -> WireRequest<'a, HashMap<String, PrefetchValue<'a>>> {
+        WireRequest {
             hook: self.hook,
             hook_instance: self.hook_instance,
             fhir_server: self.fhir_server,
             fhir_authorization: self.fhir_authorization,
             context: self.context,
-            prefetch,
-        })
+            prefetch: self.prefetch.map(values),
+        }
     }
 }
 
@@ -85,10 +81,10 @@ impl<'a, P> WireRequest<'a, P> {
 type Raw<'a> = HashMap<String, Option<&'a RawValue>>;
 
 /// The prefetch object read in the same pass as the envelope: each Bundle split into its
-/// entries, the Patient kept raw. A value that is neither (a single resource under a list key,
-/// an OperationOutcome, a Bundle whose `resourceType` is not its first member) is `None`
-/// here, and the request is then read again the plain way (`Raw`).
-struct Split<'a>(HashMap<String, Option<Option<PrefetchValue<'a>>>>);
+/// entries, the Patient kept raw. At a value that is neither (a single resource under a list
+/// key, an OperationOutcome, a Bundle whose `resourceType` is not its first member) this read
+/// stops with an error, and the request is read again the plain way (`Raw`).
+struct Split<'a>(HashMap<String, PrefetchValue<'a>>);
 
 impl<'de> Deserialize<'de> for Split<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -102,17 +98,12 @@ impl<'de> Deserialize<'de> for Split<'de> {
                 let mut out = HashMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let value = if key == "patient" {
-                        Some(map.next_value::<Option<&'de RawValue>>()?.map(PrefetchValue::Json))
+                        map.next_value::<Option<&'de RawValue>>()?.map(PrefetchValue::Json)
                     } else {
-                        match map.next_value::<Option<BundleOrOther>>()? {
-                            None => Some(None),
-                            Some(BundleOrOther(Some(bundle))) => Some(Some(PrefetchValue::Bundle(bundle))),
-                            Some(BundleOrOther(None)) => None,
-                        }
+                        map.next_value::<Option<LeadingBundle>>()?.map(|b| PrefetchValue::Bundle(b.0))
                     };
-                    if out.insert(key, value).is_some() {
-                        return Err(serde::de::Error::custom("a prefetch key is given twice"));
-                    }
+                    // A key given twice: the last counts, as in the plain read.
+                    out.insert(key, value.unwrap_or(PrefetchValue::Null));
                 }
                 Ok(Split(out))
             }
@@ -121,30 +112,25 @@ impl<'de> Deserialize<'de> for Split<'de> {
     }
 }
 
-/// A JSON object whose first member says it is a Bundle, split into its entries; `None` for
-/// any other object (read through to its end).
-struct BundleOrOther<'a>(Option<SplitBundle<'a>>);
+/// A JSON object whose first member says it is a Bundle, split into its entries; any other
+/// value is an error, at once (the request is then read the plain way).
+struct LeadingBundle<'a>(SplitBundle<'a>);
 
-impl<'de> Deserialize<'de> for BundleOrOther<'de> {
+impl<'de> Deserialize<'de> for LeadingBundle<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Members;
         impl<'de> Visitor<'de> for Members {
-            type Value = BundleOrOther<'de>;
+            type Value = LeadingBundle<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a FHIR resource")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BundleOrOther<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LeadingBundle<'de>, A::Error> {
                 let bundle = match map.next_key::<Cow<'de, str>>()? {
                     Some(first) if first == "resourceType" => map.next_value::<Cow<'de, str>>()? == "Bundle",
-                    Some(_) => {
-                        map.next_value::<IgnoredAny>()?;
-                        false
-                    }
-                    None => false,
+                    _ => false,
                 };
                 if !bundle {
-                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                    return Ok(BundleOrOther(None));
+                    return Err(serde::de::Error::custom("not a Bundle with resourceType first"));
                 }
                 let (mut entry, mut link) = (None, None);
                 while let Some(member) = map.next_key::<Cow<'de, str>>()? {
@@ -158,10 +144,7 @@ impl<'de> Deserialize<'de> for BundleOrOther<'de> {
                         }
                     }
                 }
-                Ok(BundleOrOther(Some(SplitBundle {
-                    entry: entry.unwrap_or_default(),
-                    link: link.unwrap_or_default(),
-                })))
+                Ok(LeadingBundle(SplitBundle { entry: entry.unwrap_or_default(), link: link.unwrap_or_default() }))
             }
         }
         d.deserialize_map(Members)
@@ -248,28 +231,22 @@ pub struct CdsRequest<'a> {
 impl<'a> CdsRequest<'a> {
     /// Parse and check a request body for `expected_hook`.
     pub fn parse(body: &'a [u8], expected_hook: &str) -> Result<CdsRequest<'a>, RequestError> {
-        // Checked as UTF-8 once, in one fast pass: read from a `str`, serde_json then checks no
-        // string or raw value again (the envelope scan was a tenth of a small call, issue 16).
-        let body = std::str::from_utf8(body).map_err(|e| {
-            RequestError::MalformedJson(format!("the body is not UTF-8: invalid byte at offset {}", e.valid_up_to()))
-        })?;
-        // The Bundles are split in the same pass; where that cannot be (see `Split`), or the
-        // request is wrong anywhere, it is read again the plain way, whose errors are the answer.
-        let split = serde_json::from_str::<WireRequest<'a, Split<'a>>>(body).ok().and_then(|w| {
-            w.read_prefetch(|Split(map)| {
-                map.into_iter().map(|(k, v)| Some((k, v?.unwrap_or(PrefetchValue::Null)))).collect()
+        let raw = |w: WireRequest<'a, Raw<'a>>| {
+            w.map_prefetch(|map| {
+                map.into_iter().map(|(k, v)| (k, v.map_or(PrefetchValue::Null, PrefetchValue::Json))).collect()
             })
-        });
-        let wire = match split {
-            Some(wire) => wire,
-            None => serde_json::from_str::<WireRequest<'a, Raw<'a>>>(body)
-                .map_err(json_error)?
-                .read_prefetch(|map| {
-                    Some(
-                        map.into_iter().map(|(k, v)| (k, v.map_or(PrefetchValue::Null, PrefetchValue::Json))).collect(),
-                    )
-                })
-                .expect("raw prefetch values are always read"),
+        };
+        let wire = match std::str::from_utf8(body) {
+            // UTF-8 checked once, in one fast pass: read from a `str`, serde_json checks no string
+            // again. The Bundles are split in the same pass; where that cannot be (see `Split`),
+            // or the request is wrong anywhere, it is read again the plain way, whose errors are
+            // the answer (the envelope scan was a tenth of a small call, issue 16).
+            Ok(text) => match serde_json::from_str::<WireRequest<'a, Split<'a>>>(text) {
+                Ok(w) => w.map_prefetch(|Split(map)| map),
+                Err(_) => raw(serde_json::from_str(text).map_err(json_error)?),
+            },
+            // Not UTF-8 throughout (serde_json does not look inside what it skips): read as before.
+            Err(_) => raw(serde_json::from_slice(body).map_err(json_error)?),
         };
         let hook = wire.hook.filter(|h| !h.is_empty()).ok_or(RequestError::Missing("hook"))?;
         if hook != expected_hook {
@@ -392,6 +369,7 @@ mod tests {
             r#""a string""#,
             r#"{"resourceType":"Bundle","entry":[],"entry":[]}"#,
             r#"{"resourceType":"Bundle","entry":{"resource":{}}}"#,
+            r#"{"resourceType":"Bundle","entry":null}"#,
         ] {
             let body = with_prefetch("conditions", value);
             let r = CdsRequest::parse(body.as_bytes(), "order-sign").unwrap();
@@ -403,6 +381,33 @@ mod tests {
         // Malformed JSON is refused as malformed, whichever read met it first.
         let body = with_prefetch("conditions", r#"{"resourceType":"Bundle","entry":[}"#);
         assert!(matches!(CdsRequest::parse(body.as_bytes(), "order-sign"), Err(RequestError::MalformedJson(_))));
+    }
+
+    #[test]
+    fn split_and_plain_reads_agree_on_the_edges() {
+        // Escaped member names and values are read as what they say.
+        let body = with_prefetch("conditions", r#"{"resource\u0054ype":"Bund\u006ce","entry":[]}"#);
+        let r = CdsRequest::parse(body.as_bytes(), "order-sign").unwrap();
+        assert!(matches!(r.prefetch.get("conditions"), Some(PrefetchValue::Bundle(b)) if b.entry.is_empty()));
+        // The Patient is kept whole, even a Bundle; a key given twice counts the last time.
+        let body = MIN.replace(
+            r#""prefetch":{"patient":null}"#,
+            r#""prefetch":{"patient":{"resourceType":"Bundle"},"conditions":null,"conditions":{"resourceType":"Bundle"}}"#,
+        );
+        let r = CdsRequest::parse(body.as_bytes(), "order-sign").unwrap();
+        assert!(matches!(r.prefetch.get("patient"), Some(PrefetchValue::Json(_))));
+        assert!(matches!(r.prefetch.get("conditions"), Some(PrefetchValue::Bundle(_))));
+        // Bytes that are not UTF-8 where the service does not look are let be, as before ...
+        let mut body = MIN.replacen('{', r#"{"extension":"x","#, 1).into_bytes();
+        let at = body.windows(3).position(|w| w == br#""x""#).unwrap() + 1;
+        body[at] = 0xff;
+        assert!(CdsRequest::parse(&body, "order-sign").is_ok());
+        // ... and where it reads, refused as malformed JSON with the place named.
+        let mut body = MIN.as_bytes().to_vec();
+        let at = body.windows(3).position(|w| w == b"a-1").unwrap();
+        body[at] = 0xff;
+        let e = CdsRequest::parse(&body, "order-sign").unwrap_err();
+        assert!(matches!(&e, RequestError::MalformedJson(m) if m.contains("line 1")), "{e:?}");
     }
 
     #[test]

@@ -101,3 +101,17 @@ label = {{ en = "l", nl = "l" }}
     assert!(rules::continuation_texts(&mut d, "rules/x.toml", "rule `x`", &spec).is_none());
     assert_eq!(errors(&d), ["rules/x.toml: rule `x`: [text.en] and [text.nl] continuation: give both or neither"]);
 }
+
+#[test]
+fn every_reason_of_the_shipped_knowledge_has_its_own_index_and_knows_whether_it_reads_the_order() {
+    let k = crate::knowledge::Knowledge::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cds-services"))
+        .unwrap();
+    // The engine keeps what a reason found by this index: two reasons sharing one would share evidence.
+    let reasons: Vec<_> = k.rules.iter().flat_map(|r| &r.reasons).collect();
+    for (position, reason) in reasons.iter().enumerate() {
+        assert_eq!(reason.index, position, "{}", reason.id);
+        assert_eq!(reason.reads_order, reason.when.reads_order(), "{}", reason.id);
+    }
+    // Both kinds occur: age and history are the patient's, dose and indication the order's.
+    assert!(reasons.iter().any(|r| r.reads_order) && reasons.iter().any(|r| !r.reads_order));
+}
