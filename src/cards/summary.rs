@@ -1,6 +1,7 @@
 //! The card summary: the rule's template filled in, shorter than CDS Hooks' 140 characters.
 
 use super::capitalize;
+use crate::knowledge::fill_placeholders;
 
 /// CDS Hooks: a summary is shorter than 140 characters.
 pub const SUMMARY_LIMIT: usize = 140;
@@ -9,7 +10,7 @@ pub const SUMMARY_LIMIT: usize = 140;
 /// from the end ("+2") before anything is cut; `all_reasons` ("3 reasons") stands for them all
 /// when even one does not fit.
 pub fn summary(template: &str, subject: &str, labels: &[&str], all_reasons: &str) -> String {
-    let fill = |reasons: &str| capitalize(&template.replace("{drug}", subject).replace("{reasons}", reasons));
+    let fill = |reasons: &str| capitalize(&fill_placeholders(template, &[("drug", subject), ("reasons", reasons)]));
     for keep in (1..=labels.len()).rev() {
         let mut reasons = labels[..keep].join("; ");
         if keep < labels.len() {
@@ -50,6 +51,12 @@ mod tests {
         assert!(s.chars().count() < SUMMARY_LIMIT, "{s}");
         assert!(s.starts_with("Baricitinib (Olumiant): only if"), "{s}");
         assert!(s.contains(" +"), "{s}");
+    }
+
+    #[test]
+    fn an_order_named_with_braces_is_not_read_as_the_template() {
+        // An order's name from record text that happens to hold a placeholder stays as written.
+        assert_eq!(summary("{drug}: {reasons}", "vaccin {reasons}", &["live"], "1 reason"), "Vaccin {reasons}: live");
     }
 
     #[test]

@@ -105,34 +105,37 @@ impl Messages {
         self.texts.get(key).map(|t| t.get(language)).unwrap_or(key)
     }
 
-    /// The message with its `{placeholders}` filled in.
-    /// In one pass: a value is never read as a template (record text with braces stays as it
-    /// is), and no search is set up per placeholder (issue 16: cards and the matrix page fill
-    /// several messages per call).
+    /// The message with its `{placeholders}` filled in (`fill_placeholders`).
     pub fn fill(&self, key: &str, language: Language, values: &[(&str, &str)]) -> String {
-        let template = self.get(key, language);
-        let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let value = after
-                .find('}')
-                .and_then(|close| values.iter().find(|(name, _)| *name == &after[..close]).map(|(_, v)| (*v, close)));
-            match value {
-                Some((value, close)) => {
-                    out.push_str(value);
-                    rest = &after[close + 1..];
-                }
-                None => {
-                    out.push('{');
-                    rest = after;
-                }
+        fill_placeholders(self.get(key, language), values)
+    }
+}
+
+/// `template` with its `{placeholders}` filled in from `values`, in one pass: a value (record
+/// text, an order's name) is put in as it is, never read as a template itself, and no search is
+/// set up per placeholder (issue 16: a call fills several messages). Braces that name no value stay.
+pub(crate) fn fill_placeholders(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after
+            .find('}')
+            .and_then(|close| values.iter().find(|(name, _)| *name == &after[..close]).map(|(_, v)| (*v, close)));
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
             }
         }
-        out.push_str(rest);
-        out
     }
+    out.push_str(rest);
+    out
 }
 
 /// The `{names}` a text fills in, sorted.

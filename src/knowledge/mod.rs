@@ -19,6 +19,7 @@ pub use compile::{KnowledgeError, KnowledgeErrors};
 pub use describe::describe;
 pub use ecl::Constraint;
 pub use expansion::ExpansionFile;
+pub(crate) use messages::fill_placeholders;
 pub use messages::{MESSAGE_KEYS, Messages};
 pub use text_match::{CueKind, CuePlace, TextFinding};
 
