@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::facts::{self, OrderSubject, PatientFacts};
 use crate::fhir::{self, DataError, FhirServerSettings, PatientRecord, WrongData};
 use crate::knowledge::Knowledge;
-use crate::protocol::{CdsRequest, CdsResponse, Feedback, PrefetchValue, RequestError, parse_feedback};
+use crate::protocol::{CdsRequest, CdsResponse, Feedback, RequestError, parse_feedback};
 use crate::terminology::{ServerAnswers, TerminologyServer};
 use crate::vocabulary::{Date, Jurisdiction, Language};
 
@@ -253,14 +253,8 @@ impl Advisor {
         let patient_id = &request.context.patient_id;
         for key in fhir::KEYS {
             // Every resource is read (no relevance): `classify` shows them all.
-            match request.prefetch.get(key) {
-                Some(PrefetchValue::Json(json)) => {
-                    fhir::read_key(key, json, patient_id, &mut record, usize::MAX, None)?;
-                }
-                Some(PrefetchValue::Bundle(bundle)) => {
-                    fhir::read_bundle(key, bundle, patient_id, &mut record, usize::MAX, None)?;
-                }
-                Some(PrefetchValue::Null) | None => {}
+            if let Some(value) = request.prefetch.get(key) {
+                fhir::read_prefetched(key, value, patient_id, &mut record, None)?;
             }
         }
         record.medications.extend(drafts.medications);

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 pub use read::{
     DraftOrdersRefused, Glance, GlanceCoding, GlanceConcept, Relevance, WrongData, allowed_types, next_link,
-    outcome_message, read_bundle, read_draft_orders, read_key,
+    outcome_message, read_draft_orders, read_key, read_prefetched,
 };
 pub use record::{DraftContent, DraftOrder, DraftOrders, KeptObservation, PatientRecord, RecordProblem};
 use server::{Fetch, expand};
 pub use server::{FhirServerSettings, install_tls_provider};
 
-use crate::protocol::{CdsRequest, PrefetchValue};
+use crate::protocol::CdsRequest;
 
 /// The prefetch keys this service declares, in the order they are reported.
 pub const KEYS: [&str; 5] = ["patient", "conditions", "medications", "observations", "immunizations"];
@@ -80,27 +80,19 @@ pub fn read_prefetch(
         Ok(())
     };
     for key in KEYS {
-        let reading = match request.prefetch.get(key) {
-            None => {
-                want(key, "not in prefetch".into(), &mut fetches)?;
-                continue;
-            }
+        let Some(value) = request.prefetch.get(key) else {
+            want(key, "not in prefetch".into(), &mut fetches)?;
+            continue;
+        };
+        let Some(reading) = read_prefetched(key, value, patient_id, &mut record, relevance.as_ref())? else {
             // `null` is the client's "no data"; only the Patient cannot be absent. With a FHIR
             // server to ask, the key is fetched all the same.
-            Some(PrefetchValue::Null) => {
-                if key == "patient" {
-                    want(key, "prefetch says null (no Patient)".into(), &mut fetches)?;
-                } else if has_server {
-                    want(key, "prefetch says null".into(), &mut fetches)?;
-                }
-                continue;
+            if key == "patient" {
+                want(key, "prefetch says null (no Patient)".into(), &mut fetches)?;
+            } else if has_server {
+                want(key, "prefetch says null".into(), &mut fetches)?;
             }
-            Some(PrefetchValue::Json(json)) => {
-                read_key(key, json, patient_id, &mut record, usize::MAX, relevance.as_ref())?
-            }
-            Some(PrefetchValue::Bundle(bundle)) => {
-                read_bundle(key, bundle, patient_id, &mut record, usize::MAX, relevance.as_ref())?
-            }
+            continue;
         };
         if let Some(failure) = reading.failure {
             want(key, format!("prefetch holds an OperationOutcome: {failure}"), &mut fetches)?;

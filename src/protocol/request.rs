@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Why a request cannot be answered; each message says what to fix.
@@ -132,19 +133,8 @@ impl<'de> Deserialize<'de> for LeadingBundle<'de> {
                 if !bundle {
                     return Err(serde::de::Error::custom("not a Bundle with resourceType first"));
                 }
-                let (mut entry, mut link) = (None, None);
-                while let Some(member) = map.next_key::<Cow<'de, str>>()? {
-                    // A member given twice is refused as the plain read refuses it.
-                    match &*member {
-                        "entry" if entry.is_none() => entry = Some(map.next_value()?),
-                        "link" if link.is_none() => link = Some(map.next_value()?),
-                        "entry" | "link" => return Err(serde::de::Error::duplicate_field("entry or link")),
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(LeadingBundle(SplitBundle { entry: entry.unwrap_or_default(), link: link.unwrap_or_default() }))
+                // The other members as the plain read takes them (a member given twice refused).
+                SplitBundle::deserialize(MapAccessDeserializer::new(map)).map(LeadingBundle)
             }
         }
         d.deserialize_map(Members)

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
-use crate::protocol::SplitBundle;
+use crate::protocol::{PrefetchValue, SplitBundle};
 
 mod glance;
 pub use glance::{Glance, GlanceCoding, GlanceConcept, Relevance};
@@ -211,8 +211,23 @@ pub fn read_key(
     Ok(reading)
 }
 
+/// Read what the client sent under one prefetch key into the record (`None`: `null`, no data).
+pub fn read_prefetched(
+    key: &str,
+    value: &PrefetchValue<'_>,
+    patient_id: &str,
+    record: &mut PatientRecord,
+    relevance: Option<&Relevance>,
+) -> Result<Option<KeyReading>, WrongData> {
+    match value {
+        PrefetchValue::Null => Ok(None),
+        PrefetchValue::Json(json) => read_key(key, json, patient_id, record, usize::MAX, relevance).map(Some),
+        PrefetchValue::Bundle(bundle) => read_bundle(key, bundle, patient_id, record, usize::MAX, relevance).map(Some),
+    }
+}
+
 /// Read the entries of one key's Bundle (already split, the first `max_entries`) into the record.
-pub fn read_bundle(
+fn read_bundle(
     key: &str,
     bundle: &SplitBundle<'_>,
     patient_id: &str,
