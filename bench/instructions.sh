@@ -17,24 +17,14 @@
 # curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 CALLS=${CALLS:-400}
 REQUESTS=${REQUESTS:-"bench/small.json bench/typical.json"}
 PROFILE=${PROFILE:-release}
-case "$PROFILE" in
-  production | release) ;;
-  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
-esac
+check_profile
 
-if ! command -v valgrind >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "instructions.sh: installing valgrind from Debian's packages" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
-  else
-    echo "instructions.sh: valgrind is missing; install it (Debian: apt-get install valgrind)" >&2
-    exit 1
-  fi
-fi
+need_tool valgrind
 
 if [ -z "${BINARY:-}" ]; then
   cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
@@ -43,7 +33,6 @@ fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Instructions of one service run with `calls` calls of `body`.
 run() {

@@ -28,6 +28,7 @@
 # python3 and a C compiler (mimalloc is built from source by cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
@@ -36,21 +37,10 @@ REQUESTS=${REQUESTS:-"bench/small.json bench/typical.json bench/heavy.json"}
 WORKERS=${WORKERS:-2}
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
-case "$PROFILE" in
-  production | release) ;;
-  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
-esac
+check_profile
 SERVICE_ID=advanced-therapy-order-select
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "load.sh: installing wrk from Debian's packages" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  else
-    echo "load.sh: wrk is missing; install it (Debian: apt-get install wrk)" >&2
-    exit 1
-  fi
-fi
+need_tool wrk
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -67,7 +57,6 @@ cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline"
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline --features mimalloc
 cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline-mimalloc"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Start-up: from exec to the first 200 of /health/ready (knowledge loaded and validated,
 # SQLite created and migrated, listening), 5 starts on a fresh data directory each.

@@ -11,6 +11,7 @@
 # Needs wrk (see bench/load.sh), curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-"1 2 32"}
@@ -28,10 +29,7 @@ fail() {
 }
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
-case "$PROFILE" in
-  production | release) ;;
-  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
-esac
+check_profile
 cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
 python3 - "$WORK/body.json" <<'PY'
 import json, sys
@@ -43,7 +41,6 @@ open(sys.argv[1], "wb").write(body)
 print(f"request: {len(body)} bytes (limit 1 MiB)")
 PY
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 echo "| connections | run | calls/s | RSS after start-up MiB | peak RSS MiB |"
 echo "|---|---|---|---|---|"
 for C in $CONNECTIONS; do

@@ -9,6 +9,7 @@
 # `ATCDS_FHIR_SERVER= cargo test fhir_server`), curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 CASE=${1:-fixtures/requests/baricitinib-age-71-ex-smoker.json}
 N=${2:-100}
 TOOLS=${ATCDS_TOOLS_DIR:-$HOME/.cache/advanced-therapy-cds/tools}
@@ -18,15 +19,11 @@ HFS=${ATCDS_HFS:-$TOOLS/bin/hfs}
 
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
-case "$PROFILE" in
-  production | release) ;;
-  *) echo "$(basename "$0"): PROFILE must be production or release, not '$PROFILE'" >&2; exit 1 ;;
-esac
+check_profile
 cargo build --profile "$PROFILE" --quiet
 WORK=$(mktemp -d)
 cleanup() { kill "${SVC_PID:-}" "${HFS_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 HFS_PORT=$(port); SVC_PORT=$(port)
 cp "$TOOLS/search-parameters-r4.json" "$WORK/"
