@@ -8,6 +8,8 @@
 #
 #   bench/load.sh                      # 10 s per run at 1 and 32 connections, each request
 #   DURATION=30 CONNECTIONS="8 32 128" REQUESTS=bench/small.json bench/load.sh
+#   SERVICE=target/pgo/advanced-therapy-cds bench/load.sh   # a service binary built already
+#                                      # (deploy/pgo-build.sh: the profile-guided build that ships)
 #
 # For each request and connection count it runs wrk (a fixed duration, a bounded number of
 # connections, a 2 s warm-up first) against the baseline (bench/baseline: parses the same JSON
@@ -51,7 +53,10 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the service and the baselines ..." >&2
-cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
+if [ -z "${SERVICE:-}" ]; then
+  cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
+  SERVICE="target/$PROFILE/advanced-therapy-cds"
+fi
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline
 cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline"
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline --features mimalloc
@@ -60,7 +65,7 @@ cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline-mimalloc"
 
 # Start-up: from exec to the first 200 of /health/ready (knowledge loaded and validated,
 # SQLite created and migrated, listening), 5 starts on a fresh data directory each.
-python3 - "$WORK" "target/$PROFILE/advanced-therapy-cds" <<'PY'
+python3 - "$WORK" "$SERVICE" <<'PY'
 import http.client, pathlib, socket, statistics, subprocess, sys, time
 work, binary = pathlib.Path(sys.argv[1]), sys.argv[2]
 times = []
@@ -90,7 +95,7 @@ PY
 SVC_PORT=$(port)
 BASE_PORT=$(port)
 MI_PORT=$(port)
-"target/$PROFILE/advanced-therapy-cds" serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
+"$SERVICE" serve --bind "127.0.0.1:$SVC_PORT" --workers "$WORKERS" \
   --data-dir "$WORK/data" --as-of 2026-11-28 --max-body-bytes 8388608 >"$WORK/service.log" 2>&1 &
 SVC_PID=$!
 "$WORK/baseline" --serve "$BASE_PORT" --workers "$WORKERS" >"$WORK/baseline.log" 2>&1 &
