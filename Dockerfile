@@ -1,6 +1,6 @@
 # Build: the production profile (release with fat LTO, see Cargo.toml), profile-guided: built
 # instrumented, run on the fixture calls, built again with their profile (deploy/pgo-build.sh,
-# about 35 min on 2 cores). Run: a slim image with the binary and the knowledge files.
+# about 33 min on 2 cores). Run: a slim image with the binary and the knowledge files.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
