@@ -9,6 +9,8 @@
 #   bench/instructions.sh                         # small and typical, 400 calls each
 #   CALLS=100 REQUESTS=bench/heavy.json bench/instructions.sh
 #   BINARY=/path/to/advanced-therapy-cds bench/instructions.sh   # compare another build
+#   CACHE=1 bench/instructions.sh                 # also instruction-cache (I1) misses per call
+#   BASELINE=1 CACHE=1 bench/instructions.sh      # the same for bench/baseline (load.sh's ceiling)
 #
 # Instructions are not time: a cache miss or a system call costs more than its count says.
 # Use it to compare builds of the same code path; use bench/load.sh for throughput.
@@ -26,25 +28,34 @@ check_profile
 
 need_tool valgrind
 
-if [ -z "${BINARY:-}" ]; then
+if [ -n "${BASELINE:-}" ]; then
+  cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline --features mimalloc
+  BINARY="target/$PROFILE/atcds-load-baseline"
+elif [ -z "${BINARY:-}" ]; then
   cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
   BINARY="target/$PROFILE/advanced-therapy-cds"
 fi
+CACHE_SIM=$([ -n "${CACHE:-}" ] && echo yes || echo no)
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# Instructions of one service run with `calls` calls of `body`.
+# Instructions (and I1 misses) of one run with `calls` calls of `body`: "Ir I1mr".
 run() {
   local body=$1 calls=$2 p out
   p=$(port)
   out="$WORK/cg.$calls.out"
-  valgrind --tool=callgrind --callgrind-out-file="$out" --cache-sim=no \
-    "$BINARY" serve --bind "127.0.0.1:$p" --workers 1 --data-dir "$WORK/data-$calls" \
-    --as-of 2026-11-28 --max-body-bytes 8388608 >"$WORK/service.log" 2>&1 &
+  if [ -n "${BASELINE:-}" ]; then
+    set -- "$BINARY" --serve "$p" --workers 1
+  else
+    set -- "$BINARY" serve --bind "127.0.0.1:$p" --workers 1 --data-dir "$WORK/data-$calls" \
+      --as-of 2026-11-28 --max-body-bytes 8388608
+  fi
+  valgrind --tool=callgrind --callgrind-out-file="$out" --cache-sim="$CACHE_SIM" "$@" >"$WORK/service.log" 2>&1 &
   local pid=$!
   for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$p/health/ready" >/dev/null 2>&1 && break
+    # Any HTTP answer means listening (the baseline has no /health/ready).
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/health/ready")" != 000 ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$WORK/service.log" >&2; exit 1; }
     sleep 0.2
   done
@@ -60,13 +71,18 @@ for _ in range(n):
 PY
   sleep 0.5
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+  awk '/^(summary|totals):/ {print $2, ($5 == "" ? 0 : $5); exit}' "$out"
 }
 
 echo "$BINARY, $CALLS calls per request"
 for body in $REQUESTS; do
   idle=$(run "$body" 0)
   busy=$(run "$body" "$CALLS")
-  python3 -c "import sys; i,b,n=map(int,sys.argv[1:4]); print(f'{sys.argv[4]}: {(b-i)/n/1e6:.3f} M instructions per call')" \
-    "$idle" "$busy" "$CALLS" "$(basename "$body")"
+  python3 - "$idle" "$busy" "$CALLS" "$(basename "$body")" "$CACHE_SIM" <<'PY'
+import sys
+(ir0, i10), (ir1, i11) = (map(int, a.split()) for a in sys.argv[1:3])
+n, name, cache = int(sys.argv[3]), sys.argv[4], sys.argv[5] == "yes"
+misses = f", {(i11 - i10) / n:,.0f} I1 misses" if cache else ""
+print(f"{name}: {(ir1 - ir0) / n / 1e6:.3f} M instructions{misses} per call")
+PY
 done

@@ -3,7 +3,7 @@
 #
 # Most of a call's time is not in its instructions but in fetching them: a call runs code from
 # serde, fhir-sdk's generated readers, the engine, the cards and actix — callgrind's cache
-# simulation counts 12 times the baseline endpoint's instruction-cache misses for 2.2 times its
+# simulation counts 13 times the baseline endpoint's instruction-cache misses for 2.2 times its
 # instructions. LLVM lays out hot code together only when it knows which code is hot. So:
 #   1. build the service instrumented (-Cprofile-generate),
 #   2. run it on the 484 fixture calls (fixtures/cases.json, both languages) and the
