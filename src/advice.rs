@@ -260,7 +260,7 @@ impl Advisor {
         record.medications.extend(drafts.medications);
         for d in drafts.orders {
             if let fhir::DraftContent::Medication(r) = d.content {
-                record.medication_requests.push(r);
+                record.medication_requests.push(*r);
             }
         }
         Ok(facts::classify_record(&self.knowledge, &record, &ServerAnswers::default()))

@@ -1,11 +1,11 @@
 //! A Condition read: its meaning (codes, a terminology server's verdict, words), its clinical
 //! status, its dates; or why it could not be classified.
 
-use fhir_sdk::r4b::resources::Condition;
 use fhir_sdk::r4b::resources::{ConditionAbatement, ConditionOnset};
 
 use super::concepts::{codings, concept_of, day_of};
 use super::*;
+use crate::fhir::KeptCondition;
 use crate::knowledge::{Knowledge, Placement, TextFinding};
 use crate::terminology::{ServerAnswers, ServerVerdict};
 use crate::vocabulary::ClinicalStatus;
@@ -103,7 +103,7 @@ pub(super) fn short_system(system: &str) -> &str {
     s.rsplit(['/', ':']).next().unwrap_or(s)
 }
 
-pub(super) fn read_condition(knowledge: &Knowledge, c: &Condition, server: &ServerAnswers) -> ConditionReading {
+pub(super) fn read_condition(knowledge: &Knowledge, c: &KeptCondition, server: &ServerAnswers) -> ConditionReading {
     let verification = c.verification_status.as_ref().and_then(|v| first_code(v));
     if matches!(verification, Some("refuted" | "entered-in-error")) {
         return ConditionReading::Ignored;

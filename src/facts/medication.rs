@@ -2,20 +2,18 @@
 //! contained, referenced), its strength, immunizations given and planned.
 
 use fhir_sdk::r4b::resources::{
-    Immunization, ImmunizationRecommendation, Medication, MedicationRequest, MedicationStatement, Resource,
-};
-use fhir_sdk::r4b::resources::{
     ImmunizationOccurrence, MedicationRequestMedication, MedicationStatementEffective, MedicationStatementMedication,
 };
+use fhir_sdk::r4b::resources::{ImmunizationRecommendation, Medication, Resource};
 use fhir_sdk::r4b::types::{CodeableConcept, Reference};
 
 use super::concepts::{codings, day_of, medication_concept};
 use super::*;
-use crate::fhir::PatientRecord;
+use crate::fhir::{KeptImmunization, KeptMedicationRequest, KeptMedicationStatement, PatientRecord};
 use crate::knowledge::{Knowledge, MedicationStatus};
 use crate::vocabulary::DrugId;
 
-pub(super) fn read_immunization(knowledge: &Knowledge, i: &Immunization) -> Option<ImmunizationFact> {
+pub(super) fn read_immunization(knowledge: &Knowledge, i: &KeptImmunization) -> Option<ImmunizationFact> {
     if i.status != "completed" {
         return None;
     }
@@ -50,7 +48,7 @@ pub(super) fn read_planned_immunizations(
 pub(super) fn medication_request(
     knowledge: &Knowledge,
     record: &PatientRecord,
-    r: &MedicationRequest,
+    r: &KeptMedicationRequest,
     status: MedicationStatus,
     reference: Option<&str>,
 ) -> MedicationFact {
@@ -74,7 +72,7 @@ pub(super) fn medication_request(
 pub(super) fn medication_statement(
     knowledge: &Knowledge,
     record: &PatientRecord,
-    s: &MedicationStatement,
+    s: &KeptMedicationStatement,
 ) -> Option<MedicationFact> {
     // "intended" is a plan, not a treatment: it makes no continuation.
     let status = MedicationStatus::from_fhir(s.status.as_str())?;
@@ -111,7 +109,7 @@ pub(super) fn medication_statement(
 pub(super) fn medication_of(
     knowledge: &Knowledge,
     record: &PatientRecord,
-    r: &MedicationRequest,
+    r: &KeptMedicationRequest,
 ) -> (Concept, Option<(DrugId, MatchedBy)>) {
     match &r.medication {
         MedicationRequestMedication::CodeableConcept(cc) => {
@@ -124,7 +122,7 @@ pub(super) fn medication_of(
 }
 
 /// The mg in one unit (tablet, capsule, "stuk") of the ordered product, when it is unambiguous.
-pub(super) fn request_strength(record: &PatientRecord, r: &MedicationRequest) -> Option<f64> {
+pub(super) fn request_strength(record: &PatientRecord, r: &KeptMedicationRequest) -> Option<f64> {
     match &r.medication {
         MedicationRequestMedication::CodeableConcept(cc) => strength_of_concept(cc),
         MedicationRequestMedication::Reference(reference) => referenced_strength(record, &r.contained, reference),
@@ -215,7 +213,10 @@ pub(super) fn unidentified(
 }
 
 /// The product a recorded order names: its code, or the code of the Medication it refers to.
-pub(super) fn request_product<'r>(record: &'r PatientRecord, r: &'r MedicationRequest) -> Option<&'r CodeableConcept> {
+pub(super) fn request_product<'r>(
+    record: &'r PatientRecord,
+    r: &'r KeptMedicationRequest,
+) -> Option<&'r CodeableConcept> {
     match &r.medication {
         MedicationRequestMedication::CodeableConcept(cc) => Some(cc),
         MedicationRequestMedication::Reference(m) => find_medication(record, &r.contained, m)?.code.as_ref(),
@@ -225,7 +226,7 @@ pub(super) fn request_product<'r>(record: &'r PatientRecord, r: &'r MedicationRe
 /// The product a medication statement names (as `request_product`).
 pub(super) fn statement_product<'r>(
     record: &'r PatientRecord,
-    s: &'r MedicationStatement,
+    s: &'r KeptMedicationStatement,
 ) -> Option<&'r CodeableConcept> {
     match &s.medication {
         MedicationStatementMedication::CodeableConcept(cc) => Some(cc),

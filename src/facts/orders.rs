@@ -2,12 +2,11 @@
 //! a medication it names only by reference), its indication, its dose, whether it is a new start.
 
 use fhir_sdk::r4b::resources::MedicationRequestMedication;
-use fhir_sdk::r4b::resources::{Condition, MedicationRequest};
 use fhir_sdk::r4b::types::Reference;
 
 use super::concepts::{CodingRef, concept_of, medication_concept};
 use super::*;
-use crate::fhir::{DraftContent, DraftOrder, PatientRecord};
+use crate::fhir::{DraftContent, DraftOrder, KeptCondition, KeptMedicationRequest, PatientRecord};
 use crate::knowledge::{Classification, Knowledge};
 use crate::vocabulary::DrugId;
 
@@ -129,7 +128,7 @@ pub(super) fn service_concept(knowledge: &Knowledge, cc: &fhir_sdk::r4b::types::
 }
 
 /// An external `medicationReference` that neither the draft orders nor the record resolve.
-pub(super) fn unresolved_reference(record: &PatientRecord, r: &MedicationRequest) -> Option<String> {
+pub(super) fn unresolved_reference(record: &PatientRecord, r: &KeptMedicationRequest) -> Option<String> {
     let MedicationRequestMedication::Reference(reference) = &r.medication else {
         return None;
     };
@@ -142,7 +141,7 @@ pub(super) fn unresolved_reference(record: &PatientRecord, r: &MedicationRequest
     (!resolved).then(|| target.to_string())
 }
 
-pub(super) fn resolve_condition<'r>(record: &'r PatientRecord, reference: &Reference) -> Option<&'r Condition> {
+pub(super) fn resolve_condition<'r>(record: &'r PatientRecord, reference: &Reference) -> Option<&'r KeptCondition> {
     let id = reference.reference.as_deref()?.rsplit('/').next()?;
     record.conditions.iter().find(|c| c.id.as_deref() == Some(id))
 }

@@ -3,11 +3,11 @@
 
 use std::sync::OnceLock;
 
-use fhir_sdk::r4b::resources::{Condition, Observation};
 use serde_json::json;
 use time::macros::date;
 
 use super::*;
+use crate::fhir::{KeptCondition, KeptObservation};
 use crate::knowledge::Knowledge;
 use crate::terminology::{ServerAnswers, ServerVerdict};
 
@@ -23,7 +23,7 @@ fn vs(key: &str) -> crate::knowledge::ValueSetId {
     knowledge().value_sets.iter().find(|v| v.key == key).unwrap_or_else(|| panic!("value set {key}")).id
 }
 
-fn condition_json(code: serde_json::Value, status: &str) -> Condition {
+fn condition_json(code: serde_json::Value, status: &str) -> KeptCondition {
     serde_json::from_value(json!({
         "resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/p"},
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status}]},
@@ -32,8 +32,11 @@ fn condition_json(code: serde_json::Value, status: &str) -> Condition {
     .expect("a Condition")
 }
 
-fn facts_of(conditions: Vec<Condition>, observations: Vec<Observation>, server: &ServerAnswers) -> PatientFacts {
-    let observations = observations.into_iter().map(Into::into).collect();
+fn facts_of(
+    conditions: Vec<KeptCondition>,
+    observations: Vec<KeptObservation>,
+    server: &ServerAnswers,
+) -> PatientFacts {
     let record = PatientRecord { conditions, observations, ..Default::default() };
     PatientFacts::build(knowledge(), &record, &[], date!(2026 - 11 - 28), server)
 }
@@ -144,7 +147,7 @@ fn a_terminology_server_answer_settles_a_code_or_its_silence_is_reported() {
     assert_eq!(f.unclassified[0].why, UnclassifiedWhy::ServerUnanswered);
 }
 
-fn observation(code: &str, value: serde_json::Value) -> Observation {
+fn observation(code: &str, value: serde_json::Value) -> KeptObservation {
     let mut o = json!({
         "resourceType": "Observation", "id": "o", "status": "final", "subject": {"reference": "Patient/p"},
         "code": {"coding": [{"system": "http://loinc.org", "code": code}]},

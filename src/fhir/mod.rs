@@ -1,6 +1,7 @@
 //! FHIR access: the patient's record from the request's prefetch, and what prefetch lacks from
 //! the EHR's FHIR server. Knows nothing of clinical rules.
 
+mod kept;
 mod read;
 mod record;
 mod server;
@@ -8,11 +9,14 @@ mod server;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+pub use kept::{
+    KeptCondition, KeptImmunization, KeptMedicationRequest, KeptMedicationStatement, KeptObservation, KeptPatient,
+};
 pub use read::{
     DraftOrdersRefused, Glance, GlanceCoding, GlanceConcept, Relevance, WrongData, allowed_types, next_link,
     outcome_message, read_draft_orders, read_key, read_prefetched,
 };
-pub use record::{DraftContent, DraftOrder, DraftOrders, KeptObservation, PatientRecord, RecordProblem};
+pub use record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
 use server::{Fetch, expand};
 pub use server::{FhirServerSettings, install_tls_provider};
 

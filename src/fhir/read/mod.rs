@@ -373,9 +373,8 @@ fn typed(
     patient_id: &str,
     record: &mut PatientRecord,
 ) -> Result<bool, WrongData> {
-    use fhir_sdk::r4b::resources as fr;
     match kind {
-        "Patient" => match parse::<fr::Patient>(raw) {
+        "Patient" => match parse::<crate::fhir::KeptPatient>(raw) {
             Ok(p) => {
                 if let Some(id) = &p.id
                     && id != patient_id
@@ -400,10 +399,8 @@ fn typed(
             take(raw, key, name, patient_id, &mut record.problems, |r| record.medication_statements.push(r))
         }
         "Medication" => take(raw, key, name, patient_id, &mut record.problems, |r| record.medications.push(r)),
-        // Of an Observation only what the rules read is kept (the lab series are most of a record).
-        "Observation" => take(raw, key, name, patient_id, &mut record.problems, |r: fr::Observation| {
-            record.observations.push(r.into())
-        }),
+        // Of these only what the rules read is read (kept.rs).
+        "Observation" => take(raw, key, name, patient_id, &mut record.problems, |r| record.observations.push(r)),
         "Immunization" => take(raw, key, name, patient_id, &mut record.problems, |r| record.immunizations.push(r)),
         "ImmunizationRecommendation" => {
             take(raw, key, name, patient_id, &mut record.problems, |r| record.immunization_recommendations.push(r))
@@ -429,12 +426,12 @@ macro_rules! about_patient {
 }
 
 about_patient! {
-    fhir_sdk::r4b::resources::Condition => |r| r.subject.reference.as_deref();
-    fhir_sdk::r4b::resources::MedicationRequest => |r| r.subject.reference.as_deref();
-    fhir_sdk::r4b::resources::MedicationStatement => |r| r.subject.reference.as_deref();
+    crate::fhir::KeptCondition => |r| r.subject.reference.as_deref();
+    crate::fhir::KeptMedicationRequest => |r| r.subject.reference.as_deref();
+    crate::fhir::KeptMedicationStatement => |r| r.subject.reference.as_deref();
     fhir_sdk::r4b::resources::Medication => |_r| None;
-    fhir_sdk::r4b::resources::Observation => |r| r.subject.as_ref().and_then(|s| s.reference.as_deref());
-    fhir_sdk::r4b::resources::Immunization => |r| r.patient.reference.as_deref();
+    crate::fhir::KeptObservation => |r| r.subject.as_ref().and_then(|s| s.reference.as_deref());
+    crate::fhir::KeptImmunization => |r| r.patient.reference.as_deref();
     fhir_sdk::r4b::resources::ImmunizationRecommendation => |r| r.patient.reference.as_deref();
 }
 
@@ -561,7 +558,7 @@ pub fn read_draft_orders(raw: &RawValue, max_orders: usize) -> Result<DraftOrder
         }
         let content = match kind {
             "MedicationRequest" => match parse(resource) {
-                Ok(r) => DraftContent::Medication(r),
+                Ok(r) => DraftContent::Medication(Box::new(r)),
                 Err(error) => DraftContent::Unreadable { error, json: resource.get().to_string() },
             },
             "ServiceRequest" => match parse(resource) {
