@@ -8,10 +8,14 @@
 //! `effective[x]`, `onset[x]`, `occurrence[x]`, …) are `#[serde(flatten)]`, so serde first
 //! buffers every member the type does not name into its `Content`, then reads each choice from
 //! that buffer, making and dropping a formatted error for each one absent. That was most of the
-//! cost of reading a small record. Here each choice is a member of its own, and more than one
-//! of them is refused (FHIR allows one; which one the EHR meant cannot be told — fhir-sdk took
-//! the first). A resource that lacks an element FHIR requires (and fhir-sdk with it) is refused
-//! as before: it is reported as unreadable.
+//! cost of reading a small record. Here each choice is a member of its own.
+//!
+//! Where the reading differs from fhir-sdk's, it is on purpose, and the resource is reported as
+//! unreadable: more than one form of a choice (FHIR allows one; which one the EHR meant cannot
+//! be told — fhir-sdk took the first), and a malformed choice value (fhir-sdk read an
+//! `abatementDateTime` of "2020-13-45" as no abatement, so the condition as active). A resource
+//! that lacks an element FHIR requires is refused by both. Members not read here are not
+//! checked either: one malformed there no longer makes the resource unreadable.
 
 use fhir_sdk::r4b::codes::{AdministrativeGender, ObservationStatus};
 use fhir_sdk::r4b::resources::{

@@ -1,6 +1,6 @@
 //! A glance at a resource before its typed parse: type, codes, name and patient reference,
 //! borrowed from the request body without copying. What no rule can use is counted and
-//! dropped; only the rest pays fhir-sdk's typed parse.
+//! dropped; only the rest pays the typed parse (`fhir/kept.rs`).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -54,6 +54,11 @@ fn glances_stop_while_most_resources_are_of_use_and_go_on_while_few_are() {
     assert_eq!(glances(&|_| true), 8 + 92 / 17);
     // None of use: every one is glanced (and left unparsed).
     assert_eq!(glances(&|_| false), 100);
+    // The break-even is 40 % of use (a glance costs 0.6 of a typed parse): one in three of use
+    // is glanced throughout, one in two is not.
+    assert_eq!(glances(&|i| i % 3 == 2), 100);
+    let half = glances(&|i| i % 2 == 0);
+    assert!(half < 50, "{half}");
     // Of use at first, then none: the probes find it, and glancing resumes.
     let late = glances(&|i| i < 20);
     assert!(late > 60 && late < 100, "{late}");
