@@ -130,11 +130,12 @@ impl Application {
             sweep_matrix_pages(store.clone(), settings.matrix.ttl);
         }
         let origins = settings.cors_origins.clone();
+        let service_ids: Vec<String> = state.advisor.knowledge.services.iter().map(|s| s.id.clone()).collect();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .configure(routes)
+                .configure(|cfg| routes(cfg, &service_ids))
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: settings.bind.to_string(), source })?;

@@ -28,6 +28,10 @@ pub fn language(req: &HttpRequest) -> Language {
     Language::En
 }
 
+/// The service a fixed path (`/cds-services/advanced-therapy-order-select`) is for.
+#[derive(Debug, Clone)]
+pub struct ServiceId(pub String);
+
 /// A call to `/cds-services/{id}` or its feedback. Extracting it takes the service id from the
 /// path and keeps the request and its body stream; `open`, awaited inside the handler's span,
 /// records the caller, checks the service id against the knowledge and reads the JSON body, so
@@ -45,7 +49,10 @@ impl FromRequest for CdsCall {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let call = (|| {
-            let service = web::Path::<String>::extract(req).into_inner()?.into_inner();
+            let service = match req.app_data::<ServiceId>() {
+                Some(ServiceId(id)) => id.clone(),
+                None => web::Path::<String>::extract(req).into_inner()?.into_inner(),
+            };
             let state = web::Data::<AppState>::extract(req).into_inner()?;
             Ok(CdsCall { service, req: req.clone(), payload: payload.take(), state })
         })();
