@@ -7,6 +7,7 @@
 #
 #   bench/memory.sh                         # 10 s at 1, 2 and 32 connections, 2 runs each
 #   CONNECTIONS=32 RUNS=5 bench/memory.sh
+#   SERVICE=target/pgo/advanced-therapy-cds bench/memory.sh   # a service binary built already
 #
 # Needs wrk (see bench/load.sh), curl and python3.
 set -euo pipefail
@@ -30,7 +31,11 @@ fail() {
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
 check_profile
-cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
+if [ -z "${SERVICE:-}" ]; then
+  cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
+  SERVICE="target/$PROFILE/advanced-therapy-cds"
+fi
+[ -x "$SERVICE" ] || fail "no service binary at $SERVICE (relative to the repository)"
 python3 - "$WORK/body.json" <<'PY'
 import json, sys
 sys.path.insert(0, "bench")
@@ -47,7 +52,7 @@ for C in $CONNECTIONS; do
   for RUN in $(seq "$RUNS"); do
     PORT=$(port)
     rm -rf "$WORK/data"
-    "target/$PROFILE/advanced-therapy-cds" serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
+    "$SERVICE" serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
       --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
     PID=$!
     READY=

@@ -61,6 +61,19 @@ fn an_unknown_rule_id_names_the_file() {
 }
 
 #[test]
+fn a_service_id_is_a_plain_path_segment_and_unique() {
+    // Each id becomes a route of its own: a `{` would make it a pattern.
+    let dir = broken("service.toml", |t| t.replace("id = \"advanced-therapy-order-sign\"", "id = \"order-{sign}\""));
+    let e = errors_of(dir.path());
+    assert!(e.contains("service.toml: service `order-{sign}`: needs an `id` of lowercase letters"), "{e}");
+    let dir = broken("service.toml", |t| {
+        t.replace("id = \"advanced-therapy-order-sign\"", "id = \"advanced-therapy-order-select\"")
+    });
+    let e = errors_of(dir.path());
+    assert!(e.contains("service.toml: service `advanced-therapy-order-select`: is defined twice"), "{e}");
+}
+
+#[test]
 fn an_undefined_value_set_names_the_rule_and_reason() {
     let dir =
         broken("rules/jak.active-malignancy.toml", |t| t.replace("in = \"malignancy-excl-nmsc\"", "in = \"cancer\""));

@@ -56,8 +56,20 @@ pub(crate) fn discovery(diag: &mut Diagnostics, service: &ServiceFile, t: &Termi
     let system_uris = &t.system_uris;
     let observation_sets = &rules.observation_sets;
     // Services and prefetch.
-    let mut services = Vec::new();
+    let mut services: Vec<ServiceDefinition> = Vec::new();
     for s in &service.services {
+        // The id is a path of its own (`/cds-services/{id}`, a fixed route): nothing a route
+        // pattern could read as a variable (`{`, `*`), never empty, never twice.
+        if s.id.is_empty() || !s.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            diag.error(
+                "service.toml",
+                format!("service `{}`", s.id),
+                "needs an `id` of lowercase letters, digits and `-`",
+            );
+        }
+        if services.iter().any(|d| d.id == s.id) {
+            diag.error("service.toml", format!("service `{}`", s.id), "is defined twice");
+        }
         if !HOOKS.contains(&s.hook.as_str()) {
             diag.error(
                 "service.toml",
