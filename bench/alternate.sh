@@ -29,7 +29,7 @@ for binary in "$@"; do
   "$binary" serve --bind "127.0.0.1:$p" --workers 2 --data-dir "$WORK/data-$p" --as-of 2026-11-28 \
     --max-body-bytes 8388608 >"$WORK/service.log" 2>&1 &
   PID=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health/ready" >/dev/null && break; sleep 0.1; done
+  wait_ready "$p" "$PID" || { echo "alternate.sh: $binary did not start:" >&2; tail -20 "$WORK/service.log" >&2; exit 1; }
   BODY_FILE=$REQUEST wrk -t2 -c32 -d2s -s bench/post.lua "$url" >/dev/null
   before=$(ticks "$PID")
   calls=$(BODY_FILE=$REQUEST wrk -t2 -c32 -d"${SECS}s" -s bench/post.lua "$url" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')

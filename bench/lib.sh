@@ -24,3 +24,24 @@ need_tool() {
 
 # A free TCP port on 127.0.0.1.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The service binary measured, in SERVICE: as given (built already, e.g. by deploy/pgo-build.sh),
+# else target/$PROFILE's, built now.
+service_binary() {
+  if [ -z "${SERVICE:-}" ]; then
+    cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
+    SERVICE="target/$PROFILE/advanced-therapy-cds"
+  fi
+  [ -x "$SERVICE" ] || { echo "$(basename "$0"): no service binary at $SERVICE" >&2; exit 1; }
+}
+
+# Wait until the service on port $1 (process $2) is ready; false when it is not within 10 s or
+# has exited.
+wait_ready() {
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}

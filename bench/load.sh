@@ -53,10 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the service and the baselines ..." >&2
-if [ -z "${SERVICE:-}" ]; then
-  cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
-  SERVICE="target/$PROFILE/advanced-therapy-cds"
-fi
+service_binary
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline
 cp "target/$PROFILE/atcds-load-baseline" "$WORK/baseline"
 cargo build --profile "$PROFILE" --quiet -p atcds-load-baseline --features mimalloc

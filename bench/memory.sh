@@ -31,11 +31,7 @@ fail() {
 # The build profile measured: what ships (Cargo.toml); PROFILE=release for a quicker build.
 PROFILE=${PROFILE:-production}
 check_profile
-if [ -z "${SERVICE:-}" ]; then
-  cargo build --profile "$PROFILE" --quiet --bin advanced-therapy-cds
-  SERVICE="target/$PROFILE/advanced-therapy-cds"
-fi
-[ -x "$SERVICE" ] || fail "no service binary at $SERVICE (relative to the repository)"
+service_binary
 python3 - "$WORK/body.json" <<'PY'
 import json, sys
 sys.path.insert(0, "bench")
@@ -55,12 +51,7 @@ for C in $CONNECTIONS; do
     "$SERVICE" serve --bind "127.0.0.1:$PORT" --workers 2 --data-dir "$WORK/data" \
       --as-of 2026-11-28 >"$WORK/service.log" 2>&1 &
     PID=$!
-    READY=
-    for _ in $(seq 100); do
-      curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && { READY=1; break; }
-      sleep 0.05
-    done
-    [ -n "$READY" ] || fail "the service was not ready within 5 s"
+    wait_ready "$PORT" "$PID" || fail "the service was not ready within 10 s"
     IDLE=$(awk '/VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null) || fail "the service is gone"
     URL="http://127.0.0.1:$PORT/cds-services/advanced-therapy-order-select"
     STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
