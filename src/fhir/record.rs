@@ -1,6 +1,7 @@
 //! The patient's FHIR R4 data as read, in fhir-sdk's `r4b` types (they parse R4 for the
-//! resources used here; of the patient's own resources only the elements the rules read:
-//! `kept.rs`), plus what could not be read.
+//! resources used here; of a Patient, Condition, Observation, MedicationRequest,
+//! MedicationStatement or Immunization only the elements the rules read: `kept.rs`), plus what
+//! could not be read.
 
 use fhir_sdk::r4b::resources::{ImmunizationRecommendation, Medication, ServiceRequest};
 

@@ -33,9 +33,10 @@ pub fn language(req: &HttpRequest) -> Language {
 pub struct ServiceId(pub String);
 
 /// A call to `/cds-services/{id}` or its feedback. Extracting it takes the service id from the
-/// `ServiceId` of a service's fixed route, else from the path, and keeps the request and its body stream; `open`, awaited inside the handler's span,
-/// records the caller, checks the service id against the knowledge and reads the JSON body, so
-/// that a refusal is logged with the call it refuses.
+/// `ServiceId` of a service's fixed route, else from the path, and keeps the request and its
+/// body stream; `open`, awaited inside the handler's span, records the caller, checks the
+/// service id against the knowledge and reads the JSON body, so that a refusal is logged with
+/// the call it refuses.
 pub struct CdsCall {
     pub service: String,
     req: HttpRequest,

@@ -10,6 +10,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use super::kept::{
+    KeptCondition, KeptImmunization, KeptMedicationRequest, KeptMedicationStatement, KeptObservation, KeptPatient,
+};
 use super::record::{DraftContent, DraftOrder, DraftOrders, PatientRecord, RecordProblem};
 use crate::protocol::{PrefetchValue, SplitBundle};
 
@@ -376,7 +379,9 @@ fn typed(
     record: &mut PatientRecord,
 ) -> Result<bool, WrongData> {
     match kind {
-        "Patient" => match parse::<crate::fhir::KeptPatient>(raw) {
+        // Medication and ImmunizationRecommendation are read whole; the others only as far as
+        // the rules read them (`kept.rs`).
+        "Patient" => match parse::<KeptPatient>(raw) {
             Ok(p) => {
                 if let Some(id) = &p.id
                     && id != patient_id
@@ -401,7 +406,6 @@ fn typed(
             take(raw, key, name, patient_id, &mut record.problems, |r| record.medication_statements.push(r))
         }
         "Medication" => take(raw, key, name, patient_id, &mut record.problems, |r| record.medications.push(r)),
-        // Of these only what the rules read is read (kept.rs).
         "Observation" => take(raw, key, name, patient_id, &mut record.problems, |r| record.observations.push(r)),
         "Immunization" => take(raw, key, name, patient_id, &mut record.problems, |r| record.immunizations.push(r)),
         "ImmunizationRecommendation" => {
@@ -428,12 +432,12 @@ macro_rules! about_patient {
 }
 
 about_patient! {
-    crate::fhir::KeptCondition => |r| r.subject.reference.as_deref();
-    crate::fhir::KeptMedicationRequest => |r| r.subject.reference.as_deref();
-    crate::fhir::KeptMedicationStatement => |r| r.subject.reference.as_deref();
+    KeptCondition => |r| r.subject.reference.as_deref();
+    KeptMedicationRequest => |r| r.subject.reference.as_deref();
+    KeptMedicationStatement => |r| r.subject.reference.as_deref();
     fhir_sdk::r4b::resources::Medication => |_r| None;
-    crate::fhir::KeptObservation => |r| r.subject.as_ref().and_then(|s| s.reference.as_deref());
-    crate::fhir::KeptImmunization => |r| r.patient.reference.as_deref();
+    KeptObservation => |r| r.subject.as_ref().and_then(|s| s.reference.as_deref());
+    KeptImmunization => |r| r.patient.reference.as_deref();
     fhir_sdk::r4b::resources::ImmunizationRecommendation => |r| r.patient.reference.as_deref();
 }
 

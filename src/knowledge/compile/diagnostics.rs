@@ -100,3 +100,9 @@ impl Diagnostics {
 pub(crate) fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
+
+/// An id that stands in a URL as it is (a service's path, a preference's anchor): lowercase
+/// letters, digits and `-`, not empty.
+pub(crate) fn plain_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}

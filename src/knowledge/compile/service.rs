@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostics::{Diagnostics, blank};
+use super::diagnostics::{Diagnostics, blank, plain_id};
 use super::rules::Rules;
 use super::terminology::Terminology;
 use crate::knowledge::codes::ValueSetId;
@@ -60,7 +60,7 @@ pub(crate) fn discovery(diag: &mut Diagnostics, service: &ServiceFile, t: &Termi
     for s in &service.services {
         // The id is a path of its own (`/cds-services/{id}`, a fixed route): nothing a route
         // pattern could read as a variable (`{`, `*`), never empty, never twice.
-        if s.id.is_empty() || !s.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        if !plain_id(&s.id) {
             diag.error(
                 "service.toml",
                 format!("service `{}`", s.id),
@@ -133,7 +133,7 @@ pub(crate) fn preferences(diag: &mut Diagnostics, preferences: &PreferencesFile,
                     diag.error("preferences.toml", &entry, format!("`{arrow}` is not a matrix arrow"));
                 }
             }
-            if p.id.is_empty() || !p.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            if !plain_id(&p.id) {
                 diag.error("preferences.toml", &entry, "needs an `id` of lowercase letters, digits and `-`");
             }
             Preference {
